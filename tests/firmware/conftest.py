@@ -35,8 +35,9 @@ def run_micropython(script: str, heap: str = "128K", env: dict | None = None, ti
     )
     if proc.returncode != 0:
         pytest.fail(
-            f"MicroPython exited {proc.returncode}\n--- stdout\n{proc.stdout.decode(errors='replace')}"
-            f"\n--- stderr\n{proc.stderr.decode(errors='replace')}"
+            f"MicroPython exited {proc.returncode}\n"
+            f"--- stdout\n{proc.stdout.decode(errors='replace')}\n"
+            f"--- stderr\n{proc.stderr.decode(errors='replace')}"
         )
     return proc.stdout.decode()
 

@@ -1,0 +1,49 @@
+"""The simulated board: the firmware's view of a token with simulated parts.
+
+Pins and buses live here and nowhere else. The parts behind the buses speak the real
+protocols (sim_ds3231 answers BCD registers on the I2C bus), so the firmware's drivers are
+what runs. State that survives a power cut lives in TOKEN_SIM_DIR: the littlefs2 flash image
+and the RTC's battery-backed registers.
+"""
+
+import os
+
+from sim_blockdev import FileBlockDevice
+from sim_ds3231 import SimDS3231
+from sim_i2c import SimI2C
+from sim_link import StdioLink
+
+FLASH_BLOCKS = 512  # 2 MiB of 4 KiB blocks, the vfs partition of a 4 MB ESP32 module
+
+
+class Board:
+    name = "sim"
+
+    def __init__(self, state_dir=None):
+        self.dir = state_dir or os.getenv("TOKEN_SIM_DIR") or "."
+        self.i2c = SimI2C()
+        self.i2c.attach(0x68, SimDS3231(self.dir + "/ds3231.json"))
+        self.link = StdioLink()
+
+    def mount_flash(self):
+        dev = FileBlockDevice(self.dir + "/flash.img", FLASH_BLOCKS)
+        try:
+            vfs = os.VfsLfs2(dev)
+        except OSError:
+            if not dev.blank():
+                raise  # a damaged filesystem is never reformatted behind the user's back
+            os.VfsLfs2.mkfs(dev)
+            vfs = os.VfsLfs2(dev)
+        os.mount(vfs, "/flash")
+
+    def unique_id(self):
+        """Stands in for the ESP32's factory MAC: random once per simulated token."""
+        path = self.dir + "/uid"
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError:
+            uid = os.urandom(6)
+            with open(path, "wb") as f:
+                f.write(uid)
+            return uid

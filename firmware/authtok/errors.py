@@ -1,0 +1,20 @@
+"""Device errors with stable codes: the protocol sends `code` and `msg` to the host as they are.
+
+Messages are for people and never carry a secret or a PIN.
+"""
+
+
+class Error(Exception):
+    def __init__(self, code, msg, **extra):
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+        self.extra = extra
+
+
+def bad_param(msg):
+    return Error("bad_param", msg)
+
+
+def not_found(msg="no such account"):
+    return Error("not_found", msg)

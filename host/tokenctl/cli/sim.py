@@ -1,0 +1,182 @@
+"""`tokenctl sim`: run simulated tokens (the real firmware on the MicroPython unix port)."""
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tokenctl.errors import InputError, TokenError
+from tokenctl.sim import registry
+
+
+def _pick(id_or_port: str | None) -> dict:
+    """The simulator named, or the only one running."""
+    if id_or_port:
+        return registry.find(id_or_port)
+    running = registry.list_running()
+    if not running:
+        raise registry.SimNotFound("no simulator is running (start one with: tokenctl sim start)")
+    if len(running) > 1:
+        names = "\n".join(f"  {registry.describe(r)}" for r in running)
+        raise InputError(f"several simulators are running, name one:\n{names}")
+    return running[0]
+
+
+@click.group()
+def sim():
+    """Run simulated tokens: the real firmware on the MicroPython unix port, behind a serial
+    port (a pty, or a TCP socket) that the other commands open like real hardware.
+    """
+
+
+@sim.command()
+@click.option(
+    "--flash",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="State folder (flash image, RTC, console log); default: a new one.",
+)
+@click.option("--baud", type=click.IntRange(min=10), help="Throttle the link to this baud rate.")
+@click.option("--heap", default="128K", show_default=True, help="MicroPython heap size.")
+@click.option("--tcp", is_flag=True, help="Serve socket://127.0.0.1:PORT instead of a pty.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def start(state_dir, baud, heap, tcp, as_json):
+    """Start a simulated token in the background and print its port.
+
+    \b
+    Examples:
+      tokenctl sim start
+      tokenctl sim start --flash ./mytoken --baud 115200
+      PORT=$(tokenctl sim start) && tokenctl --port "$PORT" info
+    """
+    record = registry.start_background(state_dir=state_dir, baud=baud, heap=heap, tcp=tcp)
+    if as_json:
+        keys = ("port", "id", "state_dir", "pid")
+        click.echo(json.dumps({k: record[k] for k in keys}))
+    else:
+        click.echo(record["port"])
+        click.echo(f"Started simulator {record['id']} (state {record['state_dir']})", err=True)
+
+
+@sim.command()
+@click.argument("id_or_port", required=False)
+@click.option("--all", "stop_all", is_flag=True, help="Stop every running simulator.")
+def stop(id_or_port, stop_all):
+    """Stop a simulated token (the only one running when none is named).
+
+    \b
+    Examples:
+      tokenctl sim stop
+      tokenctl sim stop 3fa9c1
+      tokenctl sim stop /dev/pts/5
+      tokenctl sim stop --all
+    """
+    if stop_all and id_or_port:
+        raise InputError("give an ID or PORT, or --all, not both")
+    records = registry.list_running() if stop_all else [_pick(id_or_port)]
+    for record in records:
+        registry.stop(record)
+        click.echo(f"Stopped simulator {record['id']} ({record['port']})", err=True)
+
+
+@sim.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def list_(as_json):
+    """List the running simulated tokens.
+
+    \b
+    Examples:
+      tokenctl sim list
+      tokenctl sim list --json
+    """
+    records = registry.list_running()
+    for record in records:
+        try:
+            status = registry.control(record, "status", timeout=2)
+            record["power"] = "on" if status["alive"] else "off"
+            if status.get("exit_code") is not None:
+                record["power"] = f"crashed ({status['exit_code']})"
+        except TokenError:
+            record["power"] = "?"
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    if not records:
+        click.echo("No simulator is running.", err=True)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None)
+    for column in ("ID", "PORT", "POWER", "BAUD", "HEAP", "STATE"):
+        table.add_column(column)
+    for r in records:
+        baud = str(r["baud"]) if r.get("baud") else "-"
+        table.add_row(r["id"], r["port"], r["power"], baud, r["heap"], r["state_dir"])
+    Console(soft_wrap=True).print(table)
+
+
+def _power_command(name: str, cmd: str, doc: str):
+    @sim.command(name=name, help=doc)
+    @click.argument("id_or_port", required=False)
+    def run(id_or_port):
+        record = _pick(id_or_port)
+        registry.control(record, cmd)
+        click.echo(f"{name}: simulator {record['id']} ({record['port']})", err=True)
+
+    return run
+
+
+power_cut = _power_command(
+    "power-cut",
+    "power_cut",
+    """Cut the power: kill the firmware at once, as pulling the battery. The port stays.
+
+    \b
+    Examples:
+      tokenctl sim power-cut
+      tokenctl sim power-cut 3fa9c1
+    """,
+)
+power_on = _power_command(
+    "power-on",
+    "power_on",
+    """Power the token on again (boots the firmware on the same state and port).
+
+    \b
+    Examples:
+      tokenctl sim power-on
+      tokenctl sim power-on /dev/pts/5
+    """,
+)
+restart = _power_command(
+    "restart",
+    "restart",
+    """Power-cycle the token: a power cut, then power on.
+
+    \b
+    Examples:
+      tokenctl sim restart
+      tokenctl sim restart 3fa9c1
+    """,
+)
+
+
+def main() -> None:
+    """Run the `sim` group on its own (the real CLI maps errors in cli/main.py)."""
+    try:
+        sim.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except TokenError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

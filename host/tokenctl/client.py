@@ -1,0 +1,165 @@
+"""The protocol client: typed calls to a token, device errors turned into host exceptions.
+
+No click here: scripts, the bench tools and the tests use this API as the CLI does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+
+from tokenctl import frame
+from tokenctl.errors import AuthError, DeviceError, NotFoundError
+from tokenctl.otpauth import Account
+from tokenctl.transport import SerialTransport
+
+_AUTH_CODES = {"locked", "bad_pin", "pin_blocked"}
+# Room left in a frame for the request's own fields when packing a batch of accounts.
+_BATCH_BUDGET = frame.MAX_LINE - 64
+
+
+def _raise_for(answer: dict) -> dict:
+    code = answer.get("err")
+    if code is None:
+        return answer
+    message = answer.get("msg") or code
+    if "tries_left" in answer:
+        message += f" ({answer['tries_left']} PIN tries left)"
+    details = {k: v for k, v in answer.items() if k not in ("err", "msg", "id")}
+    if code in _AUTH_CODES:
+        raise AuthError(code, message, **details)
+    if code == "not_found":
+        raise NotFoundError(code, message, **details)
+    raise DeviceError(code, message, **details)
+
+
+class TokenClient:
+    def __init__(self, transport: SerialTransport):
+        self.transport = transport
+
+    @classmethod
+    def open(cls, port: str, timeout_s: float | None = None) -> TokenClient:
+        if timeout_s is None:
+            return cls(SerialTransport(port))
+        return cls(SerialTransport(port, timeout_s=timeout_s))
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> TokenClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def call(self, op: str, **args) -> dict:
+        return _raise_for(self.transport.request(op, **args))
+
+    # --- device and clock
+    def info(self) -> dict:
+        return self.call("info")
+
+    def time(self) -> dict:
+        return self.call("time.get")
+
+    def sync_time(self, now: float | None = None) -> dict:
+        """Set the token's clock to the host's (or `now`); returns the correction applied."""
+        t = int(round(time.time() if now is None else now))
+        return self.call("time.set", t=t)
+
+    # --- App Lock
+    def unlock(self, pin: str) -> None:
+        self.call("unlock", pin=pin)
+
+    def lock(self) -> None:
+        self.call("lock")
+
+    def set_pin(self, pin: str) -> None:
+        self.call("pin.set", pin=pin)
+
+    def change_pin(self, old: str, new: str) -> None:
+        self.call("pin.change", old=old, new=new)
+
+    # --- accounts
+    def add_accounts(self, accounts: Iterable[Account]) -> dict:
+        """Add accounts in as few frames as fit; the device stages all but the last frame
+        and writes the whole batch at once, so the batch is added whole or not at all."""
+        batches = list(_batches([a.to_wire() for a in accounts]))
+        answer: dict = {}
+        for n, batch in enumerate(batches):
+            more = n < len(batches) - 1
+            answer = self.call("acct.add", a=batch, **({"more": 1} if more else {}))
+        return {"added": answer.get("added", 0), "total": answer.get("total")}
+
+    def accounts(self) -> list[dict]:
+        return list(self._pages("acct.list", "a"))
+
+    def find(self, query: str) -> dict:
+        """The one account whose label or name matches `query` (exact first, then a
+        case-insensitive substring, as ykman does)."""
+        accounts = self.accounts()
+        exact = [a for a in accounts if query in (_label(a), a["n"])]
+        if len(exact) == 1:
+            return exact[0]
+        q = query.lower()
+        hits = exact or [a for a in accounts if q in _label(a).lower()]
+        if not hits:
+            raise NotFoundError("not_found", f"no account matches {query!r}")
+        if len(hits) > 1:
+            names = ", ".join(_label(a) for a in hits[:5])
+            raise DeviceError("ambiguous", f"{query!r} matches several accounts: {names}")
+        return hits[0]
+
+    def rename(self, account: dict, issuer: str, name: str) -> None:
+        self.call("acct.rename", i=account["i"], n=account["n"], ni=issuer, nn=name)
+
+    def remove(self, account: dict) -> None:
+        self.call("acct.remove", i=account["i"], n=account["n"])
+
+    def move(self, account: dict, position: int) -> None:
+        self.call("acct.move", i=account["i"], n=account["n"], to=position)
+
+    def code(self, account: dict) -> dict:
+        """One account's code; an HOTP account's counter moves on."""
+        return self.call("code", i=account["i"], n=account["n"])
+
+    def codes(self) -> tuple[int, list[dict]]:
+        """(device time, TOTP codes of every account; HOTP accounts listed without a code)."""
+        now = None
+        items = []
+        for page in self._raw_pages("code"):
+            now = now if now is not None else page["now"]
+            items += page["c"]
+        return now or 0, items
+
+    def _raw_pages(self, op: str) -> Iterator[dict]:
+        offset = 0
+        while True:
+            page = self.call(op, o=offset)
+            yield page
+            got = len(page.get("a", page.get("c", [])))
+            offset += got
+            if got == 0 or offset >= page["total"]:
+                return
+
+    def _pages(self, op: str, key: str) -> Iterator[dict]:
+        for page in self._raw_pages(op):
+            yield from page[key]
+
+
+def _label(a: dict) -> str:
+    return f"{a['i']}:{a['n']}" if a.get("i") else a["n"]
+
+
+def _batches(wires: list[dict]) -> Iterator[list[dict]]:
+    batch: list[dict] = []
+    size = 0
+    for w in wires:
+        n = len(frame.encode(w)) - len(frame.MARKER) - 10
+        if batch and size + n > _BATCH_BUDGET:
+            yield batch
+            batch, size = [], 0
+        batch.append(w)
+        size += n + 1
+    if batch:
+        yield batch
