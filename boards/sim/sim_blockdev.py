@@ -14,13 +14,15 @@ _ERASE = 6
 class FileBlockDevice:
     def __init__(self, path, blocks):
         self.blocks = blocks
+        # Allocated once, while the heap is still whole: an erase must not need 4 KiB of
+        # contiguous heap later (the ESP32's flash driver erases without any).
+        self._erased = b"\xff" * BLOCK
         try:
             self._f = open(path, "r+b")
         except OSError:
             with open(path, "wb") as f:
-                chunk = b"\xff" * BLOCK
                 for _ in range(blocks):
-                    f.write(chunk)
+                    f.write(self._erased)
             self._f = open(path, "r+b")
 
     def blank(self):
@@ -28,7 +30,7 @@ class FileBlockDevice:
         buf = bytearray(BLOCK)
         for b in (0, 1):
             self.readblocks(b, buf)
-            if buf != b"\xff" * BLOCK:
+            if buf != self._erased:
                 return False
         return True
 
@@ -51,6 +53,6 @@ class FileBlockDevice:
             return BLOCK
         if op == _ERASE:
             self._f.seek(arg * BLOCK)
-            self._f.write(b"\xff" * BLOCK)
+            self._f.write(self._erased)
             return 0
         return None

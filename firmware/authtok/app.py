@@ -63,7 +63,7 @@ class Device:
         del key
 
     def save_conf(self):
-        self._conf.save(json.dumps(self.conf).encode())
+        self._conf.save((json.dumps(self.conf).encode(),))
 
     def log(self, msg):
         sys.stderr.write("[token] %s\n" % msg)

@@ -213,7 +213,10 @@ def dispatch(dev, req):
     except Error as e:
         resp = {"err": e.code, "msg": e.msg}
         resp.update(e.extra)
-    except MemoryError:
+    except MemoryError as e:
+        import sys
+
+        sys.print_exception(e, sys.stderr)
         gc.collect()
         resp = {"err": "no_memory", "msg": "the token ran out of memory for this request"}
     except OSError as e:

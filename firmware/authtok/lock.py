@@ -54,7 +54,7 @@ class Lock:
         self.state = json.loads(plain) if plain else {}
 
     def save(self):
-        self._sealed.save(json.dumps(self.state).encode())
+        self._sealed.save((json.dumps(self.state).encode(),))
 
     @property
     def pin_set(self):

@@ -38,14 +38,27 @@ def digest_size(alg):
     return _hash(alg)[2]
 
 
+class Hmac:
+    """Incremental HMAC, so the vault can be authenticated in pieces (the heap is small)."""
+
+    def __init__(self, alg, key):
+        new, bs, _, ipad, opad = _hash(alg)
+        if len(key) > bs:
+            key = new(key).digest()
+        k = int.from_bytes(key, "big") << (8 * (bs - len(key)))  # key zero-padded to bs bytes
+        self._inner = new((k ^ ipad).to_bytes(bs, "big"))
+        self._outer = new((k ^ opad).to_bytes(bs, "big"))
+
+    def update(self, data):
+        self._inner.update(data)
+
+    def digest(self):
+        self._outer.update(self._inner.digest())
+        return self._outer.digest()
+
+
 def hmac(alg, key, msg):
     """HMAC-alg(key, msg) as bytes."""
-    new, bs, _, ipad, opad = _hash(alg)
-    if len(key) > bs:
-        key = new(key).digest()
-    k = int.from_bytes(key, "big") << (8 * (bs - len(key)))  # key zero-padded to bs bytes
-    inner = new((k ^ ipad).to_bytes(bs, "big"))
-    inner.update(msg)
-    outer = new((k ^ opad).to_bytes(bs, "big"))
-    outer.update(inner.digest())
-    return outer.digest()
+    h = Hmac(alg, key)
+    h.update(msg)
+    return h.digest()

@@ -4,9 +4,10 @@ Layout: b"TKS1" | kind (4) | generation (4, big endian) | IV (16) | AES-256-CBC 
 HMAC-SHA256 over everything before it (encrypt-then-MAC). The kind binds a file to its purpose,
 so one sealed file cannot be passed off as another.
 
-A save writes `<path>.new`, reads it back and verifies it, then renames it over `<path>`;
-littlefs renames atomically, so a power cut at any byte leaves the old or the new file. A
-leftover `.new` was never acknowledged and is removed at load.
+A save streams `<path>.new` in small pieces, reads it back and verifies its MAC, then renames
+it over `<path>`; littlefs renames atomically, so a power cut at any byte leaves the old or the
+new file. A leftover `.new` was never acknowledged and is removed at load. Nothing here holds
+the whole file in memory twice: 200 accounts must fit the ESP32's heap.
 """
 
 import os
@@ -14,12 +15,13 @@ import struct
 
 import cryptolib
 
-from authtok.mac import hmac
+from authtok.mac import Hmac, hmac
 
 _MAGIC = b"TKS1"
-_HEAD = 12  # magic, kind, generation
+_HEAD = 28  # magic, kind, generation, IV
 _TAG = 32
 _CBC = 2
+_PIECE = 256
 
 
 class Corrupt(Exception):
@@ -28,18 +30,6 @@ class Corrupt(Exception):
 
 def derive(device_key, label):
     return hmac("SHA256", device_key, label)
-
-
-def _pad(data):
-    n = 16 - len(data) % 16
-    return data + bytes([n]) * n
-
-
-def _unpad(data):
-    n = data[-1] if data else 0
-    if not 1 <= n <= 16 or data[-n:] != bytes([n]) * n:
-        raise Corrupt("bad padding")
-    return data[:-n]
 
 
 def same(a, b):
@@ -52,22 +42,6 @@ def same(a, b):
     return diff == 0
 
 
-def _verify(path, blob):
-    """Read a written file back in small pieces (the heap is small) and compare."""
-    buf = bytearray(256)
-    at = 0
-    with open(path, "rb") as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            if blob[at:at + n] != buf[:n]:
-                raise OSError(5)  # EIO: the flash did not keep what was written
-            at += n
-    if at != len(blob):
-        raise OSError(5)
-
-
 class Sealed:
     def __init__(self, path, device_key, kind, random=os.urandom):
         self.path = path
@@ -77,54 +51,86 @@ class Sealed:
         self._random = random
         self.generation = 0
 
-    def exists(self):
-        try:
-            os.stat(self.path)
-            return True
-        except OSError:
-            return False
-
     def load(self):
-        """The plaintext, or None when the file does not exist; raises Corrupt."""
+        """The plaintext (a memoryview), or None when the file does not exist; raises Corrupt."""
         try:
             os.remove(self.path + ".new")
         except OSError:
             pass
         try:
-            with open(self.path, "rb") as f:
-                blob = f.read()
+            f = open(self.path, "rb")
         except OSError:
             return None
-        gen, plain = self._open(blob)
-        self.generation = gen
-        return plain
+        with f:
+            size = f.seek(0, 2)
+            head = self._check(f, size)
+            buf = bytearray(size - _HEAD - _TAG)
+            plain = memoryview(buf)
+            f.seek(_HEAD)
+            if f.readinto(plain) != len(buf):
+                raise Corrupt("truncated")
+        aes = cryptolib.aes(self._enc, _CBC, bytes(head[12:28]))
+        for at in range(0, len(buf), _PIECE):  # in place, a piece at a time
+            piece = plain[at:at + _PIECE]
+            aes.decrypt(piece, piece)
+        n = buf[-1]
+        if not 1 <= n <= 16 or any(b != n for b in buf[-n:]):
+            raise Corrupt("bad padding")
+        self.generation = struct.unpack(">I", head[8:12])[0]
+        return plain[:-n]
 
-    def save(self, plain):
+    def save(self, parts):
+        """Seal the plaintext given as an iterable of byte strings; returns the generation."""
         gen = self.generation + 1
-        blob = self._seal(gen, plain)
+        iv = self._random(16)
+        head = _MAGIC + self.kind + struct.pack(">I", gen) + iv
+        aes = cryptolib.aes(self._enc, _CBC, iv)
+        mac = Hmac("SHA256", self._mac)
+        mac.update(head)
         tmp = self.path + ".new"
         with open(tmp, "wb") as f:
-            f.write(blob)
-        _verify(tmp, blob)
+            f.write(head)
+            pending = b""
+            for part in parts:
+                pending += part
+                n = len(pending) & ~15
+                if n >= _PIECE:
+                    ct = aes.encrypt(pending[:n])
+                    pending = pending[n:]
+                    mac.update(ct)
+                    f.write(ct)
+            pad = 16 - len(pending) % 16
+            ct = aes.encrypt(pending + bytes((pad,)) * pad)
+            mac.update(ct)
+            f.write(ct)
+            f.write(mac.digest())
+        with open(tmp, "rb") as f:  # the flash must have kept what was written
+            try:
+                self._check(f, f.seek(0, 2))
+            except Corrupt:
+                raise OSError(5) from None  # EIO
         os.rename(tmp, self.path)
         self.generation = gen
         return gen
 
-    def _seal(self, gen, plain):
-        iv = self._random(16)
-        head = _MAGIC + self.kind + struct.pack(">I", gen) + iv
-        body = head + cryptolib.aes(self._enc, _CBC, iv).encrypt(_pad(plain))
-        return body + hmac("SHA256", self._mac, body)
-
-    def _open(self, blob):
-        if len(blob) < _HEAD + 16 + 16 + _TAG or (len(blob) - _HEAD - _TAG) % 16:
+    def _check(self, f, size):
+        """Verify the file's MAC, reading it in pieces; returns its header."""
+        if size < _HEAD + 16 + _TAG or (size - _HEAD - _TAG) % 16:
             raise Corrupt("truncated")
-        body, tag = blob[:-_TAG], blob[-_TAG:]
-        if blob[:4] != _MAGIC or blob[4:8] != self.kind:
+        f.seek(0)
+        head = f.read(_HEAD)
+        if head[:4] != _MAGIC or head[4:8] != self.kind:
             raise Corrupt("not a sealed %s file" % self.kind.decode())
-        if not same(hmac("SHA256", self._mac, body), tag):
+        mac = Hmac("SHA256", self._mac)
+        mac.update(head)
+        buf = bytearray(_PIECE)
+        left = size - _HEAD - _TAG
+        while left:
+            n = f.readinto(memoryview(buf)[:min(_PIECE, left)])
+            if not n:
+                raise Corrupt("truncated")
+            mac.update(memoryview(buf)[:n])
+            left -= n
+        if not same(mac.digest(), f.read(_TAG)):
             raise Corrupt("integrity check failed")
-        gen = struct.unpack(">I", blob[8:12])[0]
-        iv = blob[12:28]
-        plain = cryptolib.aes(self._enc, _CBC, iv).decrypt(body[28:])
-        return gen, _unpad(plain)
+        return head

@@ -114,6 +114,13 @@ def _label_of(rec):
     return issuer, rec[at + 1:at + 1 + rec[at]]
 
 
+def _serialise(records):
+    """The vault's plaintext in pieces, never as one large string."""
+    yield _VERSION
+    for rec in records:
+        yield struct.pack(">H", len(rec)) + rec
+
+
 class Vault:
     def __init__(self, sealed):
         self._sealed = sealed
@@ -129,7 +136,7 @@ class Vault:
         self.records = []
         if plain is None:
             return
-        if plain[:2] != _VERSION:
+        if bytes(plain[:2]) != _VERSION:
             from authtok.store import Corrupt
             raise Corrupt("unknown vault version")
         at = 2
@@ -141,11 +148,7 @@ class Vault:
     def save(self, records=None):
         """Persist `records` (default: the current ones); memory changes only after the write."""
         records = self.records if records is None else records
-        parts = [_VERSION]
-        for rec in records:
-            parts.append(struct.pack(">H", len(rec)))
-            parts.append(rec)
-        self._sealed.save(b"".join(parts))
+        self._sealed.save(_serialise(records))
         self.records = records
 
     def index(self, issuer, name):

@@ -11,7 +11,7 @@ import click
 
 from tokenctl import ports
 from tokenctl.client import TokenClient
-from tokenctl.errors import AuthError
+from tokenctl.errors import AuthError, TokenError
 
 T = TypeVar("T")
 
@@ -23,6 +23,7 @@ class Context:
         self.as_json = as_json
         self.timeout = timeout
         self._client: TokenClient | None = None
+        self._relock = False
 
     def client(self) -> TokenClient:
         """The token, opened on first use (so `--help` and offline commands need none)."""
@@ -32,11 +33,17 @@ class Context:
 
     def close(self) -> None:
         if self._client is not None:
+            if self._relock:  # leave the token as locked as we found it
+                try:
+                    self._client.lock()
+                except TokenError:
+                    pass  # it locks on its own when idle or powered off
             self._client.close()
             self._client = None
 
     def unlocked(self, action: Callable[[TokenClient], T]) -> T:
-        """Run `action`; if the token is locked, unlock it with the PIN and run it again."""
+        """Run `action`; if the token is locked, unlock it with the PIN and run it again.
+        The token is locked again when the command ends (`tokenctl unlock` keeps it open)."""
         client = self.client()
         try:
             return action(client)
@@ -44,6 +51,7 @@ class Context:
             if e.code != "locked":
                 raise
         client.unlock(self.ask_pin())
+        self._relock = True
         return action(client)
 
     def ask_pin(self, prompt: str = "PIN") -> str:

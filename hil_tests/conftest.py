@@ -1,0 +1,80 @@
+"""Hardware-in-the-loop fixtures: a simulated token by default, a real board with --port.
+
+`--port` is pytest-embedded's own option, so the same command line drives both:
+
+    pytest hil_tests                       # a fresh simulated token per test
+    pytest hil_tests --port /dev/ttyUSB0   # a real token (sim-only tests are skipped)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tokenctl.client import TokenClient
+from tokenctl.sim.token import SimToken
+
+
+def _real_port(config: pytest.Config) -> str | None:
+    return config.getoption("port", default=None)
+
+
+@pytest.fixture
+def sim(request, tmp_path) -> Iterator[SimToken | None]:
+    """The simulated token behind the port (None on a real board)."""
+    if _real_port(request.config):
+        yield None
+        return
+    token = SimToken(tmp_path / "token", heap=os.environ.get("TOKEN_HEAP", "128K"))
+    token.start()
+    try:
+        yield token
+    finally:
+        token.stop()
+
+
+@pytest.fixture
+def sim_only(sim) -> SimToken:
+    """For tests that cut the power or need a blank token: the simulator only."""
+    if sim is None:
+        pytest.skip("needs the simulator (power cuts / a blank token)")
+    return sim
+
+
+@pytest.fixture
+def port(request, sim) -> str:
+    """Overrides pytest-embedded's `port`: the real board's, else the simulator's."""
+    return _real_port(request.config) or sim.port
+
+
+@pytest.fixture
+def token(port) -> Iterator[TokenClient]:
+    """A protocol client on the token, its clock synced."""
+    with TokenClient.open(port, timeout_s=5) as client:
+        client.sync_time()
+        yield client
+
+
+@pytest.fixture
+def cli(port):
+    """Run `tokenctl --port PORT ...` as a user would; returns the CompletedProcess."""
+
+    def run(*args: str, stdin: str | None = None, json: bool = False, timeout_s: float = 60):
+        cmd = [sys.executable, "-m", "tokenctl.cli.main", "--port", port, "--timeout", "3"]
+        if json:
+            cmd.append("--json")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENCTL_")}
+        return subprocess.run(
+            cmd + list(args),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout_s,
+        )
+
+    return run
