@@ -46,6 +46,19 @@ def sim_only(sim) -> SimToken:
 
 
 @pytest.fixture
+def slow_sim(request, tmp_path) -> Iterator[SimToken]:
+    """A simulated token behind a real 115200-baud line, so that transfers take real time."""
+    if _real_port(request.config):
+        pytest.skip("needs the simulator (power cuts)")
+    token = SimToken(tmp_path / "slow", baud=115200)
+    token.start()
+    try:
+        yield token
+    finally:
+        token.stop()
+
+
+@pytest.fixture
 def port(request, sim) -> str:
     """Overrides pytest-embedded's `port`: the real board's, else the simulator's."""
     return _real_port(request.config) or sim.port

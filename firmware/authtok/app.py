@@ -51,16 +51,28 @@ class Device:
         self._conf = Sealed("/flash/conf", key, b"conf")
         self.conf = {}
         self.corrupt = False
-        self.staged = []  # records of a multi-frame batch add, not yet written
+        self.batch = None  # a multi-frame batch add in progress (vault.Batch)
+        # Each file on its own: a damaged one never hides the state of the others, and
+        # nothing is ever reformatted on the token's own initiative.
+        try:
+            self.lock.load()
+        except Corrupt as e:
+            self.log("PIN state integrity check failed (%s): the token stays locked" % e)
         try:
             self.vault.load()
-            self.lock.load()
-            self.conf = json.loads(self._conf.load() or b"{}")
         except Corrupt as e:
-            # Never reformat on our own: the user chooses restore or wipe.
             self.corrupt = True
             self.log("vault integrity check failed: %s" % e)
+        try:
+            self.conf = json.loads(self._conf.load() or b"{}")
+        except (Corrupt, ValueError) as e:
+            self.log("settings integrity check failed (%s): defaults used" % e)
         del key
+
+    def drop_batch(self):
+        if self.batch is not None:
+            self.batch.abort()
+            self.batch = None
 
     def save_conf(self):
         self._conf.save((json.dumps(self.conf).encode(),))
@@ -69,19 +81,28 @@ class Device:
         sys.stderr.write("[token] %s\n" % msg)
 
 
+def _no_memory(rid):
+    return {"id": rid, "err": "no_memory", "msg": "the token ran out of memory for this request"}
+
+
 async def serve(dev, link):
     """Answer framed requests on the link until it closes."""
     lines = frame.Lines()
-    last_id, last_resp = None, None
+    last_id, last = None, None
     while True:
         chunk = await link.read()
         if not chunk:
             return
-        for line in lines.feed(chunk):
+        for n in lines.feed(chunk):
             try:
-                req = frame.decode(line)
+                req = frame.decode(lines.buf, n)
             except ValueError as e:
-                link.write(frame.encode({"id": None, "err": "bad_frame", "msg": str(e)}))
+                frame.send(link, {"id": None, "err": "bad_frame", "msg": str(e)})
+                continue
+            except MemoryError:  # a frame too rich for the heap: answer, do not die
+                req = None
+                gc.collect()
+                frame.send(link, _no_memory(None))
                 continue
             if req is None:
                 continue  # noise: not a frame
@@ -89,13 +110,20 @@ async def serve(dev, link):
             if rid is None or rid != last_id:
                 # A repeated id is the host retrying after a lost answer: answer again, do
                 # not act twice (an HOTP counter must not move on twice for one code).
-                last_resp = frame.encode(commands.dispatch(dev, req))
+                last = None
+                gc.collect()
+                last = commands.dispatch(dev, req)
                 last_id = rid
-            link.write(last_resp)
+            req = None
+            try:
+                frame.send(link, last)
+            except MemoryError:
+                gc.collect()
+                frame.send(link, _no_memory(rid))
             gc.collect()
 
 
 def run(board):
     dev = Device(board)
-    dev.log("ready: %d accounts, %d bytes free" % (len(dev.vault.records), gc.mem_free()))
+    dev.log("ready: %d accounts, %d bytes free" % (dev.vault.count, gc.mem_free()))
     asyncio.run(serve(dev, board.link))

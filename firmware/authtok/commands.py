@@ -5,35 +5,53 @@ marked as needing the PIN run only while the token is open. No handler returns a
 """
 
 import gc
+import json
 
 from authtok import VERSION, otp, vault
 from authtok.errors import Error, bad_param
+from authtok.lock import check_pin_format
 
-PAGE = 16  # accounts per response page; keeps every response frame well under MAX_LINE
+PAGE = 16  # at most this many accounts per response page ...
+_PAGE_BYTES = 3000  # ... and at most this much JSON, so a page frame stays under MAX_LINE
+
+
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _ref(dev, req):
+    """(position, record) of the account the request names."""
     i, n = req.get("i", ""), req.get("n")
     if not isinstance(i, str) or not isinstance(n, str):
         raise bad_param("name the account by issuer (i) and name (n)")
-    return dev.vault.index(i, n)
+    return dev.vault.find(i, n)
 
 
-def _page(req, total):
+def _page(dev, req, item):
+    """item(record) for the accounts from offset `o` on, as many as fit one response frame."""
     off = req.get("o", 0)
-    if not isinstance(off, int) or off < 0:
+    if not is_int(off) or off < 0:
         raise bad_param("offset must be a non-negative integer")
-    return off, min(total, off + PAGE)
+    out = []  # type: list[dict]
+    size = 0
+    for rec in dev.vault.page(off, PAGE):
+        it = item(rec)
+        size += len(json.dumps(it))
+        if out and size > _PAGE_BYTES:
+            break
+        out.append(it)
+    return out
 
 
 def info(dev, req):
     gc.collect()  # report what is really free, not what garbage happens to hold
     return {
         "proto": 1, "fw": VERSION, "board": dev.board, "serial": dev.serial,
-        "heap_free": gc.mem_free(), "accounts": len(dev.vault.records),
+        "heap_free": gc.mem_free(), "accounts": dev.vault.count,
         "max_accounts": vault.MAX_ACCOUNTS, "pin": dev.lock.pin_set,
         "locked": not dev.lock.is_open(), "tries_left": dev.lock.tries_left,
-        "vault": "corrupt" if dev.corrupt else "ok", "clock": time_get(dev, req),
+        "vault": "corrupt" if dev.corrupt else "ok",
+        "lock_state": "corrupt" if dev.lock.corrupt else "ok", "clock": time_get(dev, req),
     }
 
 
@@ -44,17 +62,20 @@ def time_get(dev, req):
 
 def time_set(dev, req):
     t = req.get("t")
-    if not isinstance(t, int) or not 946684800 <= t < 7258118400:  # the DS3231's 2000..2199
+    if not is_int(t) or not 946684800 <= t < 7258118400:  # the DS3231's 2000..2199
         raise bad_param("time must be Unix seconds between 2000 and 2199")
-    offset = dev.clock.set(t)
+    try:
+        offset = dev.clock.set(t)
+    except OSError:
+        raise Error("rtc_error", "the clock chip did not answer; the time is unchanged") from None
     dev.conf["sync"] = t
     dev.save_conf()
     return {"offset": offset, "now": t}
 
 
 def acct_add(dev, req):
-    """Add a batch. A batch too big for one frame comes as several with "more": they are
-    staged in RAM and written in one atomic save with the last, so it is all or nothing."""
+    """Add a batch. A batch too big for one frame comes as several with "more": each frame
+    streams into the next vault and the last one commits it, so it is all or nothing."""
     batch = req.get("a")
     if not isinstance(batch, list) or not batch:
         raise bad_param("a batch of accounts (a) is required")
@@ -69,86 +90,79 @@ def acct_add(dev, req):
         if len(vault.Account(rec).secret) < 16:  # accepted: many services still use 80 bits
             weak.append(n)
         records.append(rec)
-    records = dev.staged + records
-    dev.staged = []
-    dev.vault.check_new(records)
+    if dev.batch is None:
+        dev.batch = dev.vault.begin_add()
+    dev.batch.add(records)
     if req.get("more"):
-        dev.staged = records
-        return {"staged": len(records), "weak": weak}
-    dev.vault.add(records)
-    return {"added": len(records), "weak": weak, "total": len(dev.vault.records)}
+        return {"staged": dev.batch.count - dev.vault.count, "weak": weak}
+    before = dev.vault.count
+    b, dev.batch = dev.batch, None
+    b.commit()
+    return {"added": dev.vault.count - before, "weak": weak, "total": dev.vault.count}
 
 
 def acct_list(dev, req):
-    total = len(dev.vault.records)
-    off, end = _page(req, total)
-    return {"total": total, "a": [dev.vault.account(i).public() for i in range(off, end)]}
+    return {"total": dev.vault.count, "a": _page(dev, req, lambda r: vault.Account(r).public())}
 
 
 def acct_rename(dev, req):
-    i = _ref(dev, req)
-    rec = vault.relabel(dev.vault.records[i], req.get("ni", ""), req.get("nn"))
-    acc = vault.Account(rec)
+    i, rec = _ref(dev, req)
+    new = vault.relabel(rec, req.get("ni", ""), req.get("nn"))
+    acc = vault.Account(new)
     try:
-        if dev.vault.index(acc.issuer, acc.name) != i:
+        if dev.vault.find(acc.issuer, acc.name)[0] != i:
             raise Error("duplicate",
                         "account %s already exists" % vault.label(acc.issuer, acc.name))
     except Error as e:
         if e.code != "not_found":
             raise
-    dev.vault.replace(i, rec)
+    dev.vault.replace(i, new)
     return {}
 
 
 def acct_remove(dev, req):
-    dev.vault.remove(_ref(dev, req))
-    return {"total": len(dev.vault.records)}
+    dev.vault.remove(_ref(dev, req)[0])
+    return {"total": dev.vault.count}
 
 
 def acct_move(dev, req):
     to = req.get("to")
-    if not isinstance(to, int):
+    if not is_int(to):
         raise bad_param("position (to) must be an integer")
-    dev.vault.move(_ref(dev, req), to)
+    dev.vault.move(_ref(dev, req)[0], to)
     return {}
 
 
-def _totp(dev, acc, now):
-    if not dev.clock.trusted():
-        raise Error("clock_untrusted", "the clock lost power: run `tokenctl time sync` first")
-    return otp.totp(acc.secret, now, acc.period, acc.alg, acc.digits)
+def _code_item(dev, rec, now, i=None):
+    """The code of one record; `i` (its position) when the user named it: HOTP then counts."""
+    acc = vault.Account(rec)
+    item = {"i": acc.issuer, "n": acc.name}  # type: dict
+    if acc.hotp:
+        item["k"] = "hotp"
+        if i is not None:
+            if acc.counter >= 0xFFFFFFFFFFFFFFFF:
+                raise Error("counter_exhausted", "this HOTP account has used every counter")
+            # The counter moves on in flash before the code leaves the token.
+            dev.vault.replace(i, vault.with_counter(rec, acc.counter + 1))
+            item["code"] = otp.hotp(acc.secret, acc.counter, acc.alg, acc.digits)
+            item["c"] = acc.counter
+    else:
+        if not dev.clock.trusted():
+            raise Error("clock_untrusted", "the clock lost power: run `tokenctl time sync` first")
+        item["code"] = otp.totp(acc.secret, now, acc.period, acc.alg, acc.digits)
+        item["left"] = otp.seconds_left(now, acc.period)
+        item["p"] = acc.period
+    return item
 
 
 def code(dev, req):
     """One account's code (HOTP advances), or a page of TOTP codes (HOTP only on request)."""
     now = dev.clock.now()
     if "n" in req:
-        i = _ref(dev, req)
-        acc = dev.vault.account(i)
-        item = {"i": acc.issuer, "n": acc.name}
-        if acc.hotp:
-            # The counter moves on in flash before the code leaves the token.
-            dev.vault.replace(i, vault.with_counter(dev.vault.records[i], acc.counter + 1))
-            item["code"] = otp.hotp(acc.secret, acc.counter, acc.alg, acc.digits)
-            item["c"] = acc.counter
-        else:
-            item["code"] = _totp(dev, acc, now)
-            item["left"] = otp.seconds_left(now, acc.period)
-        return {"now": now, "c": [item], "total": 1}
-    total = len(dev.vault.records)
-    off, end = _page(req, total)
-    out = []
-    for i in range(off, end):
-        acc = dev.vault.account(i)
-        item = {"i": acc.issuer, "n": acc.name}
-        if acc.hotp:
-            item["k"] = "hotp"
-        else:
-            item["code"] = _totp(dev, acc, now)
-            item["left"] = otp.seconds_left(now, acc.period)
-            item["p"] = acc.period
-        out.append(item)
-    return {"now": now, "c": out, "total": total}
+        i, rec = _ref(dev, req)
+        return {"now": now, "c": [_code_item(dev, rec, now, i)], "total": 1}
+    return {"now": now, "c": _page(dev, req, lambda r: _code_item(dev, r, now)),
+            "total": dev.vault.count}
 
 
 def pin_set(dev, req):
@@ -159,6 +173,7 @@ def pin_set(dev, req):
 
 
 def pin_change(dev, req):
+    check_pin_format(req.get("new"))  # refuse a bad new PIN before spending a try
     dev.lock.verify(req.get("old"))
     dev.lock.set_pin(req.get("new"))
     return {}
@@ -197,8 +212,10 @@ def dispatch(dev, req):
     rid = req.get("id")
     op = req.get("op")
     if op != "acct.add":
-        dev.staged = []  # a staged batch ends with its last frame, or not at all
+        dev.drop_batch()  # a batch ends with its last frame, or not at all
     try:
+        if not isinstance(op, str):
+            raise Error("unknown_op", "unknown operation")
         entry = OPS.get(op)
         if entry is None:
             raise Error("unknown_op", "unknown operation")
@@ -211,16 +228,25 @@ def dispatch(dev, req):
         resp = handler(dev, req)
         resp["ok"] = 1
     except Error as e:
+        dev.drop_batch()  # a failed frame ends its batch: nothing of it is kept
         resp = {"err": e.code, "msg": e.msg}
         resp.update(e.extra)
     except MemoryError as e:
         import sys
 
+        dev.drop_batch()
         sys.print_exception(e, sys.stderr)
         gc.collect()
         resp = {"err": "no_memory", "msg": "the token ran out of memory for this request"}
     except OSError as e:
-        dev.log("flash error in %s: %r" % (req.get("op"), e))
+        dev.drop_batch()
+        dev.log("flash error in %s: %r" % (op, e))
         resp = {"err": "flash_error", "msg": "the token could not write its flash; nothing changed"}
+    except Exception as e:  # a bug must cost one answer, never the serve loop
+        import sys
+
+        dev.drop_batch()
+        sys.print_exception(e, sys.stderr)
+        resp = {"err": "internal", "msg": "internal error in the token"}
     resp["id"] = rid
     return resp

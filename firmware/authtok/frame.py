@@ -7,6 +7,7 @@ skipped, and a line longer than MAX_LINE is dropped without ever being held in f
 garbage on the wire costs bounded memory.
 """
 
+import io
 import json
 from binascii import crc32
 
@@ -19,65 +20,121 @@ def encode(obj):
     return MARKER + body + b":" + ("%08x" % (crc32(body) & 0xFFFFFFFF)).encode() + b"\n"
 
 
-def decode(line):
-    """Return the frame's object, None if the line holds no frame, or raise ValueError if it
-    holds only a damaged frame (bad checksum, bad JSON, another protocol version)."""
-    at = line.find(b"#TK")
+class _Out(io.IOBase):
+    """json.dump's target: gathers the text in a fixed buffer, sums the CRC as it goes."""
+
+    def __init__(self, link):
+        self._link = link
+        self._buf = bytearray(_OUT)
+        self._n = 0
+        self.crc = 0
+
+    def write(self, data):
+        n = len(data)
+        if self._n + n > _OUT:
+            self.flush()
+        if n > _OUT:
+            self.crc = crc32(data, self.crc)
+            self._link.write(data)
+        else:
+            self._buf[self._n:self._n + n] = data
+            self._n += n
+        return n
+
+    def flush(self):
+        if self._n:
+            piece = memoryview(self._buf)[:self._n]
+            self.crc = crc32(piece, self.crc)
+            self._link.write(piece)
+            self._n = 0
+
+
+_OUT = 128
+
+
+def send(link, obj):
+    """Write obj as one frame straight onto the link: no copy of the frame is ever made, so
+    an answer needs no contiguous heap however long it is."""
+    link.write(MARKER)
+    out = _Out(link)
+    json.dump(obj, out, separators=(",", ":"))  # type: ignore[call-overload]
+    out.flush()
+    link.write((":%08x\n" % (out.crc & 0xFFFFFFFF)).encode())
+
+
+def decode(buf, n=None):
+    """The frame in buf[:n]: its object, None if it holds no frame, or ValueError if it holds
+    only a damaged one (bad checksum, bad JSON, another protocol version). Works in place:
+    the JSON is parsed straight from buf."""
+    if n is None:
+        n = len(buf)
+    while n and buf[n - 1] == 13:  # a "\r" before the "\n"
+        n -= 1
+    at = buf.find(b"#TK", 0, n)
     err = None
     while at >= 0:  # noise before the frame may itself contain the marker
         try:
-            return _parse(line, at)
+            return _parse(buf, at, n)
         except ValueError as e:
             err = err or e
-        at = line.find(b"#TK", at + 3)
+        at = buf.find(b"#TK", at + 3, n)
     if err:
         raise err
     return None
 
 
-def _parse(line, at):
-    if line[at:at + 5] != MARKER:
+def _parse(buf, at, n):
+    if buf[at:at + 5] != MARKER:
         raise ValueError("unsupported protocol version")
-    end = line.rfind(b":")
-    if end <= at + 5 or len(line) - end < 9:
+    end = buf.rfind(b":", 0, n)
+    if end <= at + 5 or n - end != 9:
         raise ValueError("truncated frame")
-    body = line[at + 5:end]
-    try:
-        crc = int(line[end + 1:end + 9], 16)
-    except ValueError:
-        raise ValueError("bad checksum") from None
-    if crc32(body) & 0xFFFFFFFF != crc:
+    body = memoryview(buf)[at + 5:end]
+    crc = buf[end + 1:n]
+    if ("%08x" % (crc32(body) & 0xFFFFFFFF)).encode() != crc:
         raise ValueError("bad checksum")
-    obj = json.loads(body)
+    try:
+        obj = json.loads(body)  # type: ignore[type-var]  # a memoryview parses in place
+    except ValueError:
+        raise ValueError("damaged frame: not JSON") from None
     if not isinstance(obj, dict):
         raise ValueError("frame is not an object")
+    rid = obj.get("id")
+    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int)):
+        raise ValueError("id must be an integer")
     return obj
 
 
 class Lines:
-    """Splits a byte stream into lines of at most MAX_LINE bytes; longer lines are dropped."""
+    """Splits a byte stream into lines of at most MAX_LINE bytes; longer lines are dropped.
+
+    The line buffer is allocated once: `feed` yields the length of each complete line, which
+    is then in `buf[:n]` until the next call, so receiving costs no heap however much arrives.
+    """
 
     def __init__(self):
-        self._buf = bytearray()
+        self.buf = bytearray(MAX_LINE)
+        self._n = 0
         self._dropping = False
         self.dropped = 0
 
     def feed(self, chunk):
-        self._buf.extend(chunk)
-        while True:
-            nl = self._buf.find(b"\n")
-            if nl < 0:
-                if len(self._buf) > MAX_LINE:
-                    self._buf = bytearray()
-                    if not self._dropping:
-                        self.dropped += 1
+        at = 0
+        while at < len(chunk):
+            nl = chunk.find(b"\n", at)
+            end = len(chunk) if nl < 0 else nl
+            take = end - at
+            if not self._dropping:
+                if self._n + take > MAX_LINE:
                     self._dropping = True
-                return
-            line = bytes(self._buf[:nl])
-            self._buf = self._buf[nl + 1:]
-            if self._dropping or len(line) > MAX_LINE:
-                self._dropping = False
-                if len(line) > MAX_LINE:
                     self.dropped += 1
-                continue
-            yield line
+                else:
+                    self.buf[self._n:self._n + take] = chunk[at:end]
+                    self._n += take
+            if nl < 0:
+                return
+            at = nl + 1
+            if not self._dropping:
+                yield self._n
+            self._n = 0
+            self._dropping = False

@@ -10,7 +10,7 @@ import json
 import os
 
 from authtok.errors import Error
-from authtok.store import same
+from authtok.store import Corrupt, same
 
 MAX_TRIES = 8
 _ITERATIONS = 2000
@@ -36,9 +36,9 @@ def pbkdf2(pin, salt, iterations=_ITERATIONS):
     return acc.to_bytes(32, "big")
 
 
-def _check_pin_format(pin):
-    if not isinstance(pin, str) or not 4 <= len(pin.encode()) <= 64:
-        raise Error("bad_param", "PIN must be 4 to 64 characters")
+def check_pin_format(pin):
+    if not isinstance(pin, str) or not 4 <= len(pin) or len(pin.encode()) > 64:
+        raise Error("bad_param", "PIN must be 4 characters or more, and at most 64 bytes")
     return pin.encode()
 
 
@@ -48,9 +48,15 @@ class Lock:
         self._random = random
         self.state = {}
         self.unlocked = False
+        self.corrupt = False
 
     def load(self):
-        plain = self._sealed.load()
+        """Read the PIN state. A damaged one fails closed: locked, and no PIN can open it."""
+        try:
+            plain = self._sealed.load()
+        except Corrupt:
+            self.corrupt = True
+            raise
         self.state = json.loads(plain) if plain else {}
 
     def save(self):
@@ -58,14 +64,14 @@ class Lock:
 
     @property
     def pin_set(self):
-        return "h" in self.state
+        return self.corrupt or "h" in self.state
 
     @property
     def tries_left(self):
         return self.state.get("t", MAX_TRIES)
 
     def is_open(self):
-        return self.unlocked or not self.pin_set
+        return not self.corrupt and (self.unlocked or not self.pin_set)
 
     def require(self):
         if not self.is_open():
@@ -73,7 +79,7 @@ class Lock:
 
     def set_pin(self, pin):
         """Set the first PIN (token open), or a new one after `verify` (pin change)."""
-        raw = _check_pin_format(pin)
+        raw = check_pin_format(pin)
         self.require()
         salt = self._random(16)
         self.state["s"] = salt.hex()
@@ -83,6 +89,8 @@ class Lock:
         self.unlocked = True
 
     def verify(self, pin):
+        if self.corrupt:
+            raise Error("lock_corrupt", "the PIN state failed its integrity check")
         if not self.pin_set:
             raise Error("pin_not_set", "no PIN is set")
         if self.tries_left <= 0:

@@ -7,7 +7,7 @@ so one sealed file cannot be passed off as another.
 A save streams `<path>.new` in small pieces, reads it back and verifies its MAC, then renames
 it over `<path>`; littlefs renames atomically, so a power cut at any byte leaves the old or the
 new file. A leftover `.new` was never acknowledged and is removed at load. Nothing here holds
-the whole file in memory twice: 200 accounts must fit the ESP32's heap.
+the whole file in memory: the heap it needs does not grow with the number of accounts.
 """
 
 import os
@@ -50,68 +50,66 @@ class Sealed:
         self._mac = derive(device_key, b"mac:" + kind)
         self._random = random
         self.generation = 0
-
-    def load(self):
-        """The plaintext (a memoryview), or None when the file does not exist; raises Corrupt."""
         try:
-            os.remove(self.path + ".new")
+            os.remove(path + ".new")  # never acknowledged: a power cut hit its write
         except OSError:
             pass
+
+    def load(self):
+        """The whole plaintext (for small files), or None when there is no file."""
+        pieces = self.stream()
+        if pieces is None:
+            return None
+        return b"".join(pieces)
+
+    def stream(self):
+        """The plaintext in pieces, after the whole file's MAC checked out; None when there
+        is no file; raises Corrupt. Close the generator if you stop early."""
         try:
             f = open(self.path, "rb")
         except OSError:
             return None
-        with f:
+        try:
             size = f.seek(0, 2)
             head = self._check(f, size)
-            buf = bytearray(size - _HEAD - _TAG)
-            plain = memoryview(buf)
-            f.seek(_HEAD)
-            if f.readinto(plain) != len(buf):
-                raise Corrupt("truncated")
-        aes = cryptolib.aes(self._enc, _CBC, bytes(head[12:28]))
-        for at in range(0, len(buf), _PIECE):  # in place, a piece at a time
-            piece = plain[at:at + _PIECE]
-            aes.decrypt(piece, piece)
-        n = buf[-1]
-        if not 1 <= n <= 16 or any(b != n for b in buf[-n:]):
-            raise Corrupt("bad padding")
+        except BaseException:
+            f.close()
+            raise
         self.generation = struct.unpack(">I", head[8:12])[0]
-        return plain[:-n]
+        return self._decrypt(f, head, size - _HEAD - _TAG)
+
+    def _decrypt(self, f, head, left):
+        with f:
+            aes = cryptolib.aes(self._enc, _CBC, bytes(head[12:28]))
+            f.seek(_HEAD)
+            buf = bytearray(_PIECE)
+            while left:
+                n = min(_PIECE, left)
+                piece = memoryview(buf)[:n]
+                if f.readinto(piece) != n:
+                    raise Corrupt("truncated")
+                aes.decrypt(piece, piece)
+                left -= n
+                if not left:  # the last piece ends with the padding
+                    pad = buf[n - 1]
+                    if not 1 <= pad <= 16 or any(b != pad for b in buf[n - pad:n]):
+                        raise Corrupt("bad padding")
+                    n -= pad
+                yield bytes(buf[:n])
 
     def save(self, parts):
         """Seal the plaintext given as an iterable of byte strings; returns the generation."""
-        gen = self.generation + 1
-        iv = self._random(16)
-        head = _MAGIC + self.kind + struct.pack(">I", gen) + iv
-        aes = cryptolib.aes(self._enc, _CBC, iv)
-        mac = Hmac("SHA256", self._mac)
-        mac.update(head)
-        tmp = self.path + ".new"
-        with open(tmp, "wb") as f:
-            f.write(head)
-            pending = b""
+        w = self.writer()
+        try:
             for part in parts:
-                pending += part
-                n = len(pending) & ~15
-                if n >= _PIECE:
-                    ct = aes.encrypt(pending[:n])
-                    pending = pending[n:]
-                    mac.update(ct)
-                    f.write(ct)
-            pad = 16 - len(pending) % 16
-            ct = aes.encrypt(pending + bytes((pad,)) * pad)
-            mac.update(ct)
-            f.write(ct)
-            f.write(mac.digest())
-        with open(tmp, "rb") as f:  # the flash must have kept what was written
-            try:
-                self._check(f, f.seek(0, 2))
-            except Corrupt:
-                raise OSError(5) from None  # EIO
-        os.rename(tmp, self.path)
-        self.generation = gen
-        return gen
+                w.write(part)
+        except BaseException:
+            w.abort()
+            raise
+        return w.commit()
+
+    def writer(self):
+        return Writer(self)
 
     def _check(self, f, size):
         """Verify the file's MAC, reading it in pieces; returns its header."""
@@ -134,3 +132,54 @@ class Sealed:
         if not same(mac.digest(), f.read(_TAG)):
             raise Corrupt("integrity check failed")
         return head
+
+
+class Writer:
+    """A new version of a sealed file, written in pieces; only `commit` makes it current."""
+
+    def __init__(self, sealed):
+        self._s = sealed
+        self.generation = sealed.generation + 1
+        iv = sealed._random(16)
+        head = _MAGIC + sealed.kind + struct.pack(">I", self.generation) + iv
+        self._aes = cryptolib.aes(sealed._enc, _CBC, iv)
+        self._mac = Hmac("SHA256", sealed._mac)
+        self._mac.update(head)
+        self._tmp = sealed.path + ".new"
+        self._f = open(self._tmp, "wb")
+        self._f.write(head)
+        self._pending = b""
+
+    def write(self, data):
+        pending = self._pending + data
+        n = len(pending) & ~15
+        if n >= _PIECE:
+            self._out(pending[:n])
+            pending = pending[n:]
+        self._pending = pending
+
+    def _out(self, plain):
+        ct = self._aes.encrypt(plain)
+        self._mac.update(ct)
+        self._f.write(ct)
+
+    def commit(self):
+        pad = 16 - len(self._pending) % 16
+        self._out(self._pending + bytes((pad,)) * pad)
+        self._f.write(self._mac.digest())
+        self._f.close()
+        with open(self._tmp, "rb") as f:  # the flash must have kept what was written
+            try:
+                self._s._check(f, f.seek(0, 2))
+            except Corrupt:
+                raise OSError(5) from None  # EIO
+        os.rename(self._tmp, self._s.path)
+        self._s.generation = self.generation
+        return self.generation
+
+    def abort(self):
+        self._f.close()
+        try:
+            os.remove(self._tmp)
+        except OSError:
+            pass

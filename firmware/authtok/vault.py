@@ -62,6 +62,9 @@ class Account:
 def _text(value, what, allow_empty):
     if not isinstance(value, str):
         raise bad_param(what + " must be text")
+    for ch in value:
+        if ord(ch) < 32 or ord(ch) == 127:
+            raise bad_param(what + " must not contain control characters")
     raw = value.encode()
     if len(raw) > 64 or (not raw and not allow_empty):
         raise bad_param(what + " must be 1 to 64 bytes" if not allow_empty else
@@ -81,7 +84,7 @@ def encode(d):
     if not isinstance(d, dict):
         raise bad_param("account must be an object")
     kind = d.get("k", 0)
-    if kind not in (0, 1):
+    if isinstance(kind, bool) or kind not in (0, 1) or not isinstance(kind, int):
         raise bad_param("type must be totp or hotp")
     alg = d.get("a", "SHA1")
     if alg not in ALGS:
@@ -114,86 +117,193 @@ def _label_of(rec):
     return issuer, rec[at + 1:at + 1 + rec[at]]
 
 
-def _serialise(records):
-    """The vault's plaintext in pieces, never as one large string."""
-    yield _VERSION
-    for rec in records:
-        yield struct.pack(">H", len(rec)) + rec
+def _framed(rec):
+    return struct.pack(">H", len(rec)) + rec
+
+
+def _digest(key):
+    """8 bytes that stand for an (issuer, name) label when checking a batch for duplicates."""
+    import hashlib
+
+    return hashlib.sha256(key[0] + b"\x00" + key[1]).digest()[:8]
 
 
 class Vault:
+    """The accounts, read from flash as a stream of records each time they are needed.
+
+    Nothing here keeps the accounts in RAM, so the heap a request needs does not grow with the
+    number of accounts; every change streams the old vault into a new one and swaps them
+    atomically (store.Writer).
+    """
+
     def __init__(self, sealed):
         self._sealed = sealed
-        self.records = []
+        self.count = 0
+        # Label digests for checking a batch, allocated once at boot while the heap is whole.
+        self._digests = bytearray(8 * MAX_ACCOUNTS)
 
     @property
     def generation(self):
         return self._sealed.generation
 
     def load(self):
-        """Read the vault; raises store.Corrupt if it fails its integrity check."""
-        plain = self._sealed.load()
-        self.records = []
-        if plain is None:
+        """Check the vault's integrity and count its accounts; raises store.Corrupt."""
+        n = 0
+        for _ in self.records():
+            n += 1
+        self.count = n
+
+    def records(self):
+        """Every record, in order. Close the generator when you stop early."""
+        pieces = self._sealed.stream()
+        if pieces is None:
             return
-        if bytes(plain[:2]) != _VERSION:
-            from authtok.store import Corrupt
-            raise Corrupt("unknown vault version")
-        at = 2
-        while at < len(plain):
-            n = struct.unpack(">H", plain[at:at + 2])[0]
-            self.records.append(bytes(plain[at + 2:at + 2 + n]))
-            at += 2 + n
+        buf = b""
+        first = True
+        try:
+            for piece in pieces:
+                buf += piece
+                if first:
+                    if buf[:2] != _VERSION:
+                        from authtok.store import Corrupt
+                        raise Corrupt("unknown vault version")
+                    buf = buf[2:]
+                    first = False
+                while len(buf) >= 2:
+                    n = struct.unpack(">H", buf[:2])[0]
+                    if len(buf) < 2 + n:
+                        break
+                    yield buf[2:2 + n]
+                    buf = buf[2 + n:]
+        finally:
+            pieces.close()
 
-    def save(self, records=None):
-        """Persist `records` (default: the current ones); memory changes only after the write."""
-        records = self.records if records is None else records
-        self._sealed.save(_serialise(records))
-        self.records = records
-
-    def index(self, issuer, name):
+    def find(self, issuer, name):
+        """(position, record) of the account; not_found otherwise."""
         key = (issuer.encode(), name.encode())
-        for i, rec in enumerate(self.records):
-            if _label_of(rec) == key:
-                return i
+        recs = self.records()
+        try:
+            for i, rec in enumerate(recs):
+                if _label_of(rec) == key:
+                    return i, rec
+        finally:
+            recs.close()
         raise not_found("no account %s" % label(issuer, name))
 
-    def account(self, i):
-        return Account(self.records[i])
+    def page(self, off, n):
+        """Up to n records from position off on."""
+        out = []  # type: list[bytes]
+        recs = self.records()
+        try:
+            for i, rec in enumerate(recs):
+                if i >= off + n:
+                    break
+                if i >= off:
+                    out.append(rec)
+        finally:
+            recs.close()
+        return out
 
-    def check_new(self, new_records):
-        """Raise unless `new_records` can all be added (no duplicates, room for all)."""
-        if len(self.records) + len(new_records) > MAX_ACCOUNTS:
-            raise Error("vault_full", "the token holds at most %d accounts" % MAX_ACCOUNTS)
-        seen = set(_label_of(r) for r in self.records)
-        for rec in new_records:
-            key = _label_of(rec)
-            if key in seen:
-                raise Error("duplicate", "account %s already exists" %
-                            label(str(key[0], "utf-8"), str(key[1], "utf-8")))
-            seen.add(key)
+    def begin_add(self):
+        """A batch of new accounts, added whole by `commit` or not at all."""
+        return Batch(self)
 
-    def add(self, new_records):
-        """Add a batch: all of it, or (on any duplicate or overflow) none of it."""
-        self.check_new(new_records)
-        self.save(self.records + new_records)
+    def _rewrite(self, change):
+        """Stream every record through change(i, rec) -> records into a new vault."""
+        count = 0
+        w = self._sealed.writer()
+        try:
+            w.write(_VERSION)
+            for i, rec in enumerate(self.records()):
+                for out in change(i, rec):
+                    w.write(_framed(out))
+                    count += 1
+        except BaseException:
+            w.abort()
+            raise
+        w.commit()
+        self.count = count
 
-    def replace(self, i, rec):
-        records = list(self.records)
-        records[i] = rec
-        self.save(records)
+    def replace(self, i, new):
+        self._rewrite(lambda j, rec: (new,) if j == i else (rec,))
 
     def remove(self, i):
-        records = list(self.records)
-        del records[i]
-        self.save(records)
+        self._rewrite(lambda j, rec: () if j == i else (rec,))
 
     def move(self, i, to):
-        if not 0 <= to < len(self.records):
-            raise bad_param("position must be 0..%d" % (len(self.records) - 1))
-        records = list(self.records)
-        records.insert(to, records.pop(i))
-        self.save(records)
+        """Like list.insert(to, list.pop(i)), on the stream."""
+        if not 0 <= to < self.count:
+            raise bad_param("position must be 0..%d" % (self.count - 1))
+        if i == to:
+            return
+        moving = self.page(i, 1)[0]
+
+        def change(j, rec):
+            out = []  # type: list[bytes]
+            if j == i:
+                return out
+            k = j if j < i else j - 1  # position among the others
+            if k == to:
+                out.append(moving)
+            out.append(rec)
+            if k == to - 1 and to == self.count - 1:
+                out.append(moving)
+            return out
+        self._rewrite(change)
+
+
+class Batch:
+    """New accounts streamed into the next vault behind the current one (see acct.add)."""
+
+    def __init__(self, vault):
+        self._vault = vault
+        self._seen = vault._digests  # 8-byte label digests of every account so far
+        self._w = vault._sealed.writer()
+        self.count = 0
+        try:
+            self._w.write(_VERSION)
+            for rec in vault.records():
+                self._take(rec)
+        except BaseException:
+            self._w.abort()
+            raise
+
+    def _has(self, d):
+        end = 8 * self.count
+        at = self._seen.find(d, 0, end)
+        while at >= 0:
+            if at % 8 == 0:
+                return True
+            at = self._seen.find(d, at + 1, end)
+        return False
+
+    def _take(self, rec):
+        at = 8 * self.count
+        self._seen[at:at + 8] = _digest(_label_of(rec))
+        self._w.write(_framed(rec))
+        self.count += 1
+
+    def add(self, records):
+        """Check a frame's records against everything so far, then stream them out."""
+        if self.count + len(records) > MAX_ACCOUNTS:
+            raise Error("vault_full", "the token holds at most %d accounts" % MAX_ACCOUNTS)
+        digests = []
+        for rec in records:
+            key = _label_of(rec)
+            d = _digest(key)
+            if self._has(d) or d in digests:
+                raise Error("duplicate", "account %s already exists" %
+                            label(str(key[0], "utf-8"), str(key[1], "utf-8")))
+            digests.append(d)
+        for rec in records:
+            self._take(rec)
+
+    def commit(self):
+        self._w.commit()
+        self._vault.count = self.count
+
+    def abort(self):
+        self._w.abort()
 
 
 def label(issuer, name):

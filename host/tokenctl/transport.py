@@ -48,7 +48,7 @@ class SerialTransport:
         rid = self._next_id
         self._next_id += 1
         data = frame.encode({"id": rid, "op": op, **args})
-        if len(data) > frame.MAX_LINE:
+        if len(data) - 1 > frame.MAX_LINE:  # the limit counts the line without its newline
             raise ValueError(f"request too large for one frame ({len(data)} bytes)")
         per_try = timeout_s or self.timeout_s
         for _ in range(RETRIES + 1):
@@ -84,6 +84,8 @@ class SerialTransport:
                     return item
                 if item.get("id") is None and item.get("err") == "bad_frame":
                     return None  # our request was damaged on the way: send it again
+                if item.get("id") is None and item.get("err") == "no_memory":
+                    return item  # the token could not even read it: no use sending it again
         return None
 
 
