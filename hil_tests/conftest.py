@@ -46,15 +46,19 @@ def sim_only(sim) -> SimToken:
 
 
 @pytest.fixture
-def slow_sim(request, tmp_path) -> Iterator[SimToken]:
-    """A simulated token behind a real 115200-baud line, so that transfers take real time."""
+def new_sim(request, tmp_path) -> Iterator:
+    """Makes more simulated tokens (e.g. behind a real 115200-baud line); stops them after."""
     if _real_port(request.config):
         pytest.skip("needs the simulator (power cuts)")
-    token = SimToken(tmp_path / "slow", baud=115200)
-    token.start()
-    try:
-        yield token
-    finally:
+    made: list[SimToken] = []
+
+    def make(baud: int | None = None) -> SimToken:
+        token = SimToken(tmp_path / f"sim{len(made)}", baud=baud)
+        made.append(token)
+        return token.start()
+
+    yield make
+    for token in made:
         token.stop()
 
 

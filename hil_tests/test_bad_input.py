@@ -11,15 +11,18 @@ from accounts import GITHUB_URI
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
-@pytest.mark.parametrize("uri, exit_code, message", [
-    ("https://example.com/?secret=" + SECRET, 8, "scheme"),
-    ("otpauth://totp/A:b?secret=NOT*BASE32", 8, "base32"),
-    ("otpauth://totp/A:b?secret=" + SECRET + "&algorithm=MD5", 8, "algorithm"),
-    ("otpauth://totp/A:b?secret=" + SECRET + "&digits=9", 8, "digits"),
-    ("otpauth://hotp/A:b?secret=" + SECRET, 8, "counter"),
-    ("otpauth://totp/A:b?secret=" + SECRET + "&issuer=B", 8, "issuer"),
-    ("otpauth://totp/A:b?secret=GEZDGNBV", 8, "short"),
-])
+@pytest.mark.parametrize(
+    "uri, exit_code, message",
+    [
+        ("https://example.com/?secret=" + SECRET, 8, "scheme"),
+        ("otpauth://totp/A:b?secret=NOT*BASE32", 8, "base32"),
+        ("otpauth://totp/A:b?secret=" + SECRET + "&algorithm=MD5", 8, "algorithm"),
+        ("otpauth://totp/A:b?secret=" + SECRET + "&digits=9", 8, "digits"),
+        ("otpauth://hotp/A:b?secret=" + SECRET, 8, "counter"),
+        ("otpauth://totp/A:b?secret=" + SECRET + "&issuer=B", 8, "issuer"),
+        ("otpauth://totp/A:b?secret=GEZDGNBV", 8, "short"),
+    ],
+)
 def test_malformed_uris_are_refused_locally(cli, token, uri, exit_code, message):
     before = token.info()
     r = cli("accounts", "add", uri)
@@ -64,8 +67,11 @@ def test_no_device_on_the_port(tmp_path):
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "tokenctl.cli.main", "--port",
-                        str(tmp_path / "ttyNONE"), "info"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "tokenctl.cli.main", "--port", str(tmp_path / "ttyNONE"), "info"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 3 and "no device on" in r.stderr
 
 
@@ -80,9 +86,9 @@ def test_garbage_and_truncated_frames_are_skipped(dut):
     line and binary garbage; the token then still answers a good frame."""
     from tokenctl import frame
 
-    dut.write(b"REPL noise >>> \r\n" + b"#TK1:{\"id\":5,\"op\":\"info\"}:0000\n")
+    dut.write(b"REPL noise >>> \r\n" + b'#TK1:{"id":5,"op":"info"}:0000\n')
     dut.expect(re.compile(rb'"err":"bad_frame"'), timeout=5)
-    dut.write(bytes(range(256)) * 40 + b"\n")   # 10 KiB of binary garbage, one "line"
+    dut.write(bytes(range(256)) * 40 + b"\n")  # 10 KiB of binary garbage, one "line"
     dut.write(frame.encode({"id": 77, "op": "info"}))
     m = dut.expect(re.compile(rb'#TK1:(\{[^\n]*"id":77[^\n]*\}):[0-9a-f]{8}'), timeout=5)
     assert json.loads(m.group(1))["proto"] == 1
