@@ -37,12 +37,18 @@ def main() -> int:
         str(site),
         "--disable-error-code",
         "import-untyped",
-        "-p",
         "authtok",
-        "-p",
         "drivers",
+        "main.py",
+        str(ROOT / "boards" / "esp32_devkitc" / "board.py"),
     ]
-    return subprocess.call(cmd, cwd=ROOT / "firmware", env=env)
+    proc = subprocess.run(cmd, cwd=ROOT / "firmware", env=env, capture_output=True, text=True)
+    # The stubs themselves have a few typing slips (machine.pyi): judge only our own files.
+    ours = [line for line in proc.stdout.splitlines() if str(stubs) not in line]
+    errors = [line for line in ours if ": error:" in line]
+    print("\n".join(line for line in ours if not line.startswith(("Found ", "Success"))))
+    print(f"firmware type check against the MicroPython stubs: {len(errors)} error(s)")
+    return 1 if errors or proc.returncode not in (0, 1) else 0
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ import os
 from sim_blockdev import FileBlockDevice
 from sim_ds3231 import SimDS3231
 from sim_i2c import SimI2C
-from sim_link import StdioLink
+
+from drivers.stdio_link import StdioLink
 
 FLASH_BLOCKS = 512  # 2 MiB of 4 KiB blocks, the vfs partition of a 4 MB ESP32 module
 

@@ -15,11 +15,6 @@ MARKER = b"#TK1:"
 MAX_LINE = 4096
 
 
-def encode(obj):
-    body = json.dumps(obj, separators=(",", ":")).encode()
-    return MARKER + body + b":" + ("%08x" % (crc32(body) & 0xFFFFFFFF)).encode() + b"\n"
-
-
 class _Out(io.IOBase):
     """json.dump's target: gathers the text in a fixed buffer, sums the CRC as it goes."""
 

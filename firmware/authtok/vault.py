@@ -63,8 +63,11 @@ def _text(value, what, allow_empty):
     if not isinstance(value, str):
         raise bad_param(what + " must be text")
     for ch in value:
-        if ord(ch) < 32 or ord(ch) == 127:
+        c = ord(ch)
+        if c < 32 or c == 127:
             raise bad_param(what + " must not contain control characters")
+        if 0xD800 <= c <= 0xDFFF:  # half of a JSON surrogate pair: MicroPython keeps them apart
+            raise bad_param(what + " must be valid text (send characters beyond U+FFFF as UTF-8)")
     raw = value.encode()
     if len(raw) > 64 or (not raw and not allow_empty):
         raise bad_param(what + " must be 1 to 64 bytes" if not allow_empty else

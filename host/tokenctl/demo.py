@@ -26,11 +26,10 @@ EXAMPLES = Path("docs") / "examples" / "accounts.txt"
 
 def _pyotp(uri: str, at: int, counter: int | None) -> str:
     otp = pyotp.parse_uri(uri)
-    if counter is not None:
-        return pyotp.HOTP(otp.secret, digits=otp.digits, digest=otp.digest).at(counter)
-    return pyotp.TOTP(otp.secret, digits=otp.digits, digest=otp.digest, interval=otp.interval).at(
-        at
-    )
+    if isinstance(otp, pyotp.TOTP):
+        return otp.at(at)
+    assert counter is not None
+    return pyotp.HOTP(otp.secret, digits=otp.digits, digest=otp.digest).at(counter)
 
 
 @click.command()

@@ -15,6 +15,7 @@ import threading
 import time
 import tty
 from pathlib import Path
+from typing import IO
 
 from tokenctl.errors import TokenError
 from tokenctl.sim.build import build_firmware, find_tool
@@ -47,7 +48,15 @@ class _Bucket:
 
 
 class SimToken:
-    def __init__(self, state_dir, baud=None, heap="128K", entry="main", tcp=False, extra_path=None):
+    def __init__(
+        self,
+        state_dir: str | Path,
+        baud: int | None = None,
+        heap: str = "128K",
+        entry: str = "main",
+        tcp: bool = False,
+        extra_path: str | Path | None = None,
+    ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.baud, self.heap, self.entry, self.tcp = baud, heap, entry, tcp
         self.extra_path = extra_path
@@ -58,18 +67,22 @@ class SimToken:
         self._host_lock = threading.Lock()  # guards writes to the host side and _client
         self._closing = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._master = self._slave = self._listener = self._client = self._lockfile = None
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._listener: socket.socket | None = None
+        self._client: socket.socket | None = None
+        self._lockfile: IO[str] | None = None
         self._port: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> "SimToken":
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self._lockfile = open(self.state_dir / "lock", "w")  # held until stop()
+        lockfile = self._lockfile = open(self.state_dir / "lock", "w")  # held until stop()
         try:
-            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._lockfile.close()
+            lockfile.close()
             self._lockfile = None
             raise TokenError(f"{self.state_dir} is in use by another simulator") from None
         try:
@@ -82,13 +95,13 @@ class SimToken:
     def _open(self) -> None:
         self.build_dir = build_firmware()
         if self.tcp:
-            self._listener = socket.create_server(("127.0.0.1", 0), backlog=1)
-            self._port = f"socket://127.0.0.1:{self._listener.getsockname()[1]}"
+            listener = self._listener = socket.create_server(("127.0.0.1", 0), backlog=1)
+            self._port = f"socket://127.0.0.1:{listener.getsockname()[1]}"
         else:
-            self._master, self._slave = os.openpty()
-            tty.setraw(self._slave)  # bytes pass untouched; kept open so the master never HUPs
-            os.set_blocking(self._master, False)
-            self._port = os.ttyname(self._slave)
+            master, slave = self._master, self._slave = os.openpty()
+            tty.setraw(slave)  # bytes pass untouched; kept open so the master never HUPs
+            os.set_blocking(master, False)
+            self._port = os.ttyname(slave)
         self._mp = find_tool("micropython")
         self._up = self._bucket() if self.baud else None
         self._spawn(self._host_to_device)
@@ -174,6 +187,7 @@ class SimToken:
     # --- relays ----------------------------------------------------------------------------
 
     def _bucket(self) -> _Bucket:
+        assert self.baud
         return _Bucket(self.baud / 10)  # 8N1: start + 8 data + stop bits per byte
 
     def _spawn(self, target, *args) -> None:
@@ -186,12 +200,14 @@ class SimToken:
         """Host -> firmware stdin, for the token's whole life; dropped while it is off."""
         while not self._closing.is_set():
             if self.tcp and self._client is None:
+                assert self._listener is not None
                 if select.select([self._listener], [], [], TICK)[0]:
                     client, _ = self._listener.accept()
                     client.setblocking(False)
                     self._client = client
                 continue
-            fd = self._master if not self.tcp else self._client.fileno()
+            fd = self._client.fileno() if self._client else self._master
+            assert fd is not None
             if not select.select([fd], [], [], TICK)[0]:
                 continue
             want = self._up.take(CHUNK) if self._up else CHUNK

@@ -1,4 +1,5 @@
-"""The simulated USB-serial link: the firmware's stdin and stdout, relayed by the launcher.
+"""The USB-serial link as MicroPython's stdin and stdout: the ESP32's UART0/USB console, and
+in the simulator the pipes the launcher relays to a pty.
 
 `read` waits for the first byte without blocking the asyncio loop, then takes whatever else
 has already arrived (stdin's own read(n) would block until n bytes came).
