@@ -1,7 +1,6 @@
 """`tokenctl sim`: run simulated tokens (the real firmware on the MicroPython unix port)."""
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -21,6 +20,13 @@ def _pick(id_or_port: str | None) -> dict:
         names = "\n".join(f"  {registry.describe(r)}" for r in running)
         raise InputError(f"several simulators are running, name one:\n{names}")
     return running[0]
+
+
+def _global_json() -> bool:
+    """`tokenctl --json sim ...` asks for JSON as much as `sim ... --json` does."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx else None
+    return bool(getattr(obj, "as_json", False))
 
 
 @click.group()
@@ -51,7 +57,7 @@ def start(state_dir, baud, heap, tcp, as_json):
       PORT=$(tokenctl sim start) && tokenctl --port "$PORT" info
     """
     record = registry.start_background(state_dir=state_dir, baud=baud, heap=heap, tcp=tcp)
-    if as_json:
+    if as_json or _global_json():
         keys = ("port", "id", "state_dir", "pid")
         click.echo(json.dumps({k: record[k] for k in keys}))
     else:
@@ -99,7 +105,7 @@ def list_(as_json):
                 record["power"] = f"crashed ({status['exit_code']})"
         except TokenError:
             record["power"] = "?"
-    if as_json:
+    if as_json or _global_json():
         click.echo(json.dumps(records, indent=2))
         return
     if not records:
@@ -161,22 +167,3 @@ restart = _power_command(
       tokenctl sim restart 3fa9c1
     """,
 )
-
-
-def main() -> None:
-    """Run the `sim` group on its own (the real CLI maps errors in cli/main.py)."""
-    try:
-        sim.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted!", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except TokenError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-
-
-if __name__ == "__main__":
-    main()
