@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from accounts import GITHUB_URI, expected_totp, random_uris, uri
@@ -98,6 +99,12 @@ def test_rename_move_remove_keep_order(cli, token):
     after = [(a["i"], a["n"]) for a in token.accounts()]
     assert [n for _, n in after] == [names[4], "renamed", names[1], names[3]]
     assert after[1][0] == "NewCo"
+
+
+def test_time_sync_reports_the_drift_it_corrected(sim_only, token):
+    sim_only.parts.clock("skew", -90)  # the DS3231 ran slow by a minute and a half
+    assert -92 <= token.time()["now"] - int(time.time()) <= -88
+    assert 88 <= token.sync_time()["offset"] <= 92
 
 
 def test_info_and_time(cli, sim):

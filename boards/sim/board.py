@@ -1,16 +1,16 @@
 """The simulated board: the firmware's view of a token with simulated parts.
 
-Pins and buses live here and nowhere else. The parts behind the buses speak the real
-protocols (sim_ds3231 answers BCD registers on the I2C bus), so the firmware's drivers are
-what runs. State that survives a power cut lives in TOKEN_SIM_DIR: the littlefs2 flash image
-and the RTC's battery-backed registers.
+Pins and buses live here and nowhere else. The buses are wires to the launcher
+(sim_bridge.py), where register-level models of the parts answer (the DS3231's BCD
+registers, ...), so the firmware's drivers are what runs. State that survives a power cut
+lives in TOKEN_SIM_DIR: the littlefs2 flash image here, the RTC's battery-backed registers
+on the launcher's side.
 """
 
 import os
 
 from sim_blockdev import FileBlockDevice
-from sim_ds3231 import SimDS3231
-from sim_i2c import SimI2C
+from sim_bridge import Bridge, BridgeI2C, BridgePin
 
 from drivers.stdio_link import StdioLink
 
@@ -22,8 +22,9 @@ class Board:
 
     def __init__(self, state_dir=None):
         self.dir = state_dir or os.getenv("TOKEN_SIM_DIR") or "."
-        self.i2c = SimI2C()
-        self.i2c.attach(0x68, SimDS3231(self.dir + "/ds3231.json"))
+        bridge = Bridge(os.getenv("TOKEN_SIM_BUS") or self.dir + "/bus.sock")
+        self.i2c = BridgeI2C(bridge)
+        self.buttons = [BridgePin(bridge, name) for name in ("up", "down", "ok")]
         self.link = StdioLink()
 
     def mount_flash(self):

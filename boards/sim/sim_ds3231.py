@@ -87,6 +87,11 @@ class SimDS3231:
         self.state["anchor"] = t
         self.state["offset"] = dev - t
 
+    def set_time(self, unix):
+        """Move the chip's clock to `unix` (a person or a test, not the I2C bus)."""
+        self._set_device_time(unix)
+        self._save()
+
     def set_rate(self, rate):
         """Run the clock `rate` times as fast as the host's from now on (tests)."""
         dev = self.device_time()

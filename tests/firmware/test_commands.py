@@ -71,11 +71,22 @@ def mpy_env(tmp_path_factory):
 
 
 @pytest.fixture
-def run_fw(run_mp, mpy_env):
-    """run_mp on the compiled firmware."""
+def sim_bus(tmp_path):
+    """The simulated board's parts (the DS3231, ...) behind the bridge socket, as the
+    launcher serves them."""
+    from tokenctl.sim.bus import BusServer, Parts
+
+    server = BusServer(tmp_path / "bus.sock", Parts(tmp_path))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def run_fw(run_mp, mpy_env, sim_bus):
+    """run_mp on the compiled firmware, its board wired to the simulated parts."""
 
     def run(script, heap="128K"):
-        return run_mp(script, heap=heap, env=mpy_env)
+        return run_mp(script, heap=heap, env=dict(mpy_env, TOKEN_SIM_BUS=str(sim_bus.path)))
 
     return run
 

@@ -1,6 +1,8 @@
 """`tokenctl sim`: run simulated tokens (the real firmware on the MicroPython unix port)."""
 
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -167,3 +169,77 @@ restart = _power_command(
       tokenctl sim restart 3fa9c1
     """,
 )
+
+
+_SIM = click.option(
+    "--sim", "id_or_port", help="Which simulator (id or port); default: the only one."
+)
+
+
+def _when(text: str) -> float:
+    """Unix seconds from 'now', a number, or an ISO 8601 time (UTC unless it says)."""
+    if text == "now":
+        return time.time()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"not a time: {text!r} (use now, Unix seconds, or ISO 8601)") from None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+@sim.command(name="clock", context_settings={"ignore_unknown_options": True})
+@click.argument("op", type=click.Choice(["show", "set", "skew", "rate"]))
+@click.argument("value", required=False)
+@_SIM
+def clock(op, value, id_or_port):
+    """Read or move the simulated DS3231: set TIME, skew SECONDS, rate FACTOR.
+
+    The RTC keeps its setting across power cycles, as its battery would.
+
+    \b
+    Examples:
+      tokenctl sim clock show
+      tokenctl sim clock set 2038-01-19T03:14:08
+      tokenctl sim clock skew -90
+      tokenctl sim clock rate 3600     # an hour passes every second
+    """
+    if op != "show" and value is None:
+        raise InputError(f"sim clock {op} needs a value")
+    number = None
+    if op == "set":
+        number = _when(value)
+    elif op in ("skew", "rate"):
+        try:
+            number = float(value)
+        except ValueError:
+            raise InputError(f"not a number: {value!r}") from None
+    reply = registry.control(_pick(id_or_port), "clock", op=op, value=number)
+    if reply.get("ok") is False:
+        raise InputError(reply.get("error", "the simulator refused"))
+    rtc = reply["rtc"]
+    if _global_json():
+        click.echo(json.dumps({"rtc": rtc}))
+    else:
+        shown = datetime.fromtimestamp(rtc, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        click.echo(f"RTC: {shown}")
+
+
+@sim.command(name="press")
+@click.argument("button", type=click.Choice(["up", "down", "ok"]))
+@click.option("--long", "long_press", is_flag=True, help="Hold it (about 1.2 s).")
+@_SIM
+def press(button, long_press, id_or_port):
+    """Press a button on the simulated token.
+
+    \b
+    Examples:
+      tokenctl sim press ok
+      tokenctl sim press down --long
+    """
+    reply = registry.control(_pick(id_or_port), "press", button=button, long=long_press)
+    if reply.get("ok") is False:
+        raise InputError(reply.get("error", "the simulator refused"))

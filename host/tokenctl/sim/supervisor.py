@@ -65,6 +65,23 @@ def _restart(sup, args):
     return {"alive": sup.token.alive(), "firmware_pid": sup.token.pid}
 
 
+@command("clock")
+def _clock(sup, args):
+    try:
+        return {"rtc": sup.token.parts.clock(args.get("op", "show"), args.get("value"))}
+    except ValueError as e:
+        return {"ok": False, "error": str(e)}
+
+
+@command("press")
+def _press(sup, args):
+    try:
+        sup.token.parts.press(args.get("button", ""), 1.2 if args.get("long") else 0.15)
+    except ValueError as e:
+        return {"ok": False, "error": str(e)}
+    return {}
+
+
 @command("stop")
 def _stop(sup, args):
     sup.stopping.set()

@@ -9,8 +9,10 @@ bytes the host sends while the token is off are dropped, as a real UART would dr
 import fcntl
 import os
 import select
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import tty
@@ -19,6 +21,7 @@ from typing import IO
 
 from tokenctl.errors import TokenError
 from tokenctl.sim.build import build_firmware, find_tool
+from tokenctl.sim.bus import BusServer, Parts
 
 CHUNK = 4096
 TICK = 0.1  # how often blocked relays look at the stop flag
@@ -73,6 +76,8 @@ class SimToken:
         self._client: socket.socket | None = None
         self._lockfile: IO[str] | None = None
         self._port: str | None = None
+        self._bus: BusServer | None = None
+        self._bus_dir = ""
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -103,6 +108,10 @@ class SimToken:
             os.set_blocking(master, False)
             self._port = os.ttyname(slave)
         self._mp = find_tool("micropython")
+        self.parts = Parts(self.state_dir)
+        # A short path: unix socket paths are limited to about 100 bytes.
+        self._bus_dir = tempfile.mkdtemp(prefix="tokenbus-")
+        self._bus = BusServer(Path(self._bus_dir) / "bus.sock", self.parts)
         self._up = self._bucket() if self.baud else None
         self._spawn(self._host_to_device)
         self.power_on()
@@ -117,6 +126,9 @@ class SimToken:
                 path.insert(0, str(self.extra_path))
             env = dict(os.environ, MICROPYPATH=os.pathsep.join(path))
             env["TOKEN_SIM_DIR"] = str(self.state_dir)
+            assert self._bus is not None
+            env["TOKEN_SIM_BUS"] = str(self._bus.path)
+            self.parts.power_on()
             with open(self.state_dir / "console.log", "ab") as log:
                 self._proc = subprocess.Popen(
                     [self._mp, "-X", f"heapsize={self.heap}", "-m", self.entry],
@@ -156,6 +168,10 @@ class SimToken:
         for fd in (self._master, self._slave):
             if fd is not None:
                 os.close(fd)
+        if self._bus is not None:
+            self._bus.close()
+            self._bus = None
+            shutil.rmtree(self._bus_dir, ignore_errors=True)
         for closable in (self._client, self._listener, self._lockfile):
             if closable is not None:
                 closable.close()
