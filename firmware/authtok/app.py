@@ -52,6 +52,7 @@ class Device:
         self.conf = {}
         self.corrupt = False
         self.batch = None  # a multi-frame batch add in progress (vault.Batch)
+        self.batch_seq = 0  # the last frame of it that arrived
         # Each file on its own: a damaged one never hides the state of the others, and
         # nothing is ever reformatted on the token's own initiative.
         try:
@@ -74,8 +75,10 @@ class Device:
             self.batch.abort()
             self.batch = None
 
-    def save_conf(self):
-        self._conf.save((json.dumps(self.conf).encode(),))
+    def save_conf(self, conf):
+        """Persist new settings; RAM follows only a successful write."""
+        self._conf.save((json.dumps(conf).encode(),))
+        self.conf = conf
 
     def log(self, msg):
         sys.stderr.write("[token] %s\n" % msg)

@@ -55,9 +55,22 @@ def info(dev, req):
     }
 
 
+def _now(dev):
+    try:
+        return dev.clock.now()
+    except OSError:
+        raise Error("rtc_error", "the clock chip did not answer") from None
+
+
+def _trusted(dev):
+    try:
+        return dev.clock.trusted()
+    except OSError:
+        raise Error("rtc_error", "the clock chip did not answer") from None
+
+
 def time_get(dev, req):
-    return {"now": dev.clock.now(), "trusted": dev.clock.trusted(),
-            "last_sync": dev.conf.get("sync")}
+    return {"now": _now(dev), "trusted": _trusted(dev), "last_sync": dev.conf.get("sync")}
 
 
 def time_set(dev, req):
@@ -67,9 +80,8 @@ def time_set(dev, req):
     try:
         offset = dev.clock.set(t)
     except OSError:
-        raise Error("rtc_error", "the clock chip did not answer; the time is unchanged") from None
-    dev.conf["sync"] = t
-    dev.save_conf()
+        raise Error("rtc_error", "the clock chip did not answer; run time sync again") from None
+    dev.save_conf(dict(dev.conf, sync=t))
     return {"offset": offset, "now": t}
 
 
@@ -90,8 +102,16 @@ def acct_add(dev, req):
         if len(vault.Account(rec).secret) < 16:  # accepted: many services still use 80 bits
             weak.append(n)
         records.append(rec)
-    if dev.batch is None:
+    seq = req.get("seq", 0)
+    if not is_int(seq) or seq < 0:
+        raise bad_param("seq must be a non-negative integer")
+    if seq == 0:
+        dev.drop_batch()  # a new batch: whatever an abandoned one staged goes
         dev.batch = dev.vault.begin_add()
+        dev.batch_seq = 0
+    elif dev.batch is None or seq != dev.batch_seq + 1:
+        raise Error("batch_lost", "this batch was interrupted: send it again from its start")
+    dev.batch_seq = seq
     dev.batch.add(records)
     if req.get("more"):
         return {"staged": dev.batch.count - dev.vault.count, "weak": weak}
@@ -147,7 +167,7 @@ def _code_item(dev, rec, now, i=None):
             item["code"] = otp.hotp(acc.secret, acc.counter, acc.alg, acc.digits)
             item["c"] = acc.counter
     else:
-        if not dev.clock.trusted():
+        if not _trusted(dev):
             raise Error("clock_untrusted", "the clock lost power: run `tokenctl time sync` first")
         item["code"] = otp.totp(acc.secret, now, acc.period, acc.alg, acc.digits)
         item["left"] = otp.seconds_left(now, acc.period)
@@ -157,7 +177,7 @@ def _code_item(dev, rec, now, i=None):
 
 def code(dev, req):
     """One account's code (HOTP advances), or a page of TOTP codes (HOTP only on request)."""
-    now = dev.clock.now()
+    now = _now(dev)
     if "n" in req:
         i, rec = _ref(dev, req)
         return {"now": now, "c": [_code_item(dev, rec, now, i)], "total": 1}
@@ -221,8 +241,8 @@ def dispatch(dev, req):
             raise Error("unknown_op", "unknown operation")
         handler, needs_open, when_corrupt = entry
         if dev.corrupt and not when_corrupt:
-            raise Error("vault_corrupt", "the vault failed its integrity check: restore a "
-                        "backup or wipe the token")
+            raise Error("vault_corrupt", "the vault failed its integrity check; it is kept "
+                        "untouched, and accounts stay unavailable until it is restored or wiped")
         if needs_open:
             dev.lock.require()
         resp = handler(dev, req)

@@ -39,6 +39,9 @@ def pbkdf2(pin, salt, iterations=_ITERATIONS):
 def check_pin_format(pin):
     if not isinstance(pin, str) or not 4 <= len(pin) or len(pin.encode()) > 64:
         raise Error("bad_param", "PIN must be 4 characters or more, and at most 64 bytes")
+    for ch in pin:
+        if 0xD800 <= ord(ch) <= 0xDFFF:  # half a JSON surrogate pair: send UTF-8 instead
+            raise Error("bad_param", "PIN must be valid text")
     return pin.encode()
 
 
@@ -59,8 +62,11 @@ class Lock:
             raise
         self.state = json.loads(plain) if plain else {}
 
-    def save(self):
-        self._sealed.save((json.dumps(self.state).encode(),))
+    def save(self, state=None):
+        """Persist `state` (default: the current one); RAM follows only a successful write."""
+        state = self.state if state is None else state
+        self._sealed.save((json.dumps(state).encode(),))
+        self.state = state
 
     @property
     def pin_set(self):
@@ -82,10 +88,7 @@ class Lock:
         raw = check_pin_format(pin)
         self.require()
         salt = self._random(16)
-        self.state["s"] = salt.hex()
-        self.state["h"] = pbkdf2(raw, salt).hex()
-        self.state["t"] = MAX_TRIES
-        self.save()
+        self.save(dict(self.state, s=salt.hex(), h=pbkdf2(raw, salt).hex(), t=MAX_TRIES))
         self.unlocked = True
 
     def verify(self, pin):
@@ -95,15 +98,13 @@ class Lock:
             raise Error("pin_not_set", "no PIN is set")
         if self.tries_left <= 0:
             raise Error("pin_blocked", "too many wrong PINs: PIN entry is blocked", tries_left=0)
-        self.state["t"] = self.tries_left - 1
-        self.save()
+        self.save(dict(self.state, t=self.tries_left - 1))
         raw = pin.encode() if isinstance(pin, str) else b""
         good = same(pbkdf2(raw, bytes.fromhex(self.state["s"])), bytes.fromhex(self.state["h"]))
         if not good:
             self.unlocked = False
             raise Error("bad_pin", "wrong PIN", tries_left=self.tries_left)
-        self.state["t"] = MAX_TRIES
-        self.save()
+        self.save(dict(self.state, t=MAX_TRIES))
         self.unlocked = True
 
     def lock(self):

@@ -89,7 +89,7 @@ class TokenClient:
         answer: dict = {}
         for n, batch in enumerate(batches):
             more = n < len(batches) - 1
-            answer = self.call("acct.add", a=batch, **({"more": 1} if more else {}))
+            answer = self.call("acct.add", a=batch, seq=n, **({"more": 1} if more else {}))
         return {"added": answer.get("added", 0), "total": answer.get("total")}
 
     def accounts(self) -> list[dict]:

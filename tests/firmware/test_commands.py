@@ -450,13 +450,13 @@ R("base", call(dev, "acct.add", a=[X0]))
 
 # A duplicate (of a stored account) in the last frame: nothing of the batch is added.
 R("s1", call(dev, "acct.add", a=[A, B], more=1))
-R("s2", call(dev, "acct.add", a=[C], more=1))
-R("s3", call(dev, "acct.add", a=[D, X0]))
+R("s2", call(dev, "acct.add", a=[C], more=1, seq=1))
+R("s3", call(dev, "acct.add", a=[D, X0], seq=2))
 R("after_dup", call(dev, "acct.list"))
 
 # A duplicate of a staged account in the last frame.
 R("s4", call(dev, "acct.add", a=[A], more=1))
-R("s5", call(dev, "acct.add", a=[B, A]))
+R("s5", call(dev, "acct.add", a=[B, A], seq=1))
 R("after_dup2", call(dev, "info")["accounts"])
 
 # Any other op between the frames drops the staged part.
@@ -467,7 +467,7 @@ R("after_drop", call(dev, "acct.list"))
 
 # A frame that fails ends its batch: a later, unrelated add does not commit the staged part.
 R("e1", call(dev, "acct.add", a=[A], more=1))
-R("e2", call(dev, "acct.add", a=[BAD], more=1))
+R("e2", call(dev, "acct.add", a=[BAD], more=1, seq=1))
 R("e3", call(dev, "acct.add", a=[E]))
 R("after_error", call(dev, "acct.list"))
 
@@ -482,10 +482,34 @@ R("after_reboot", call(dev, "acct.list"))
 
 # The happy path: three frames, one write.
 R("h1", call(dev, "acct.add", a=[A], more=1))
-R("h2", call(dev, "acct.add", a=[D], more=1))
-R("h3", call(dev, "acct.add", a=[F]))
+R("h2", call(dev, "acct.add", a=[D], more=1, seq=1))
+R("h3", call(dev, "acct.add", a=[F], seq=2))
 R("final", call(dev, "acct.list"))
 """
+
+
+ABANDONED = """
+dev = device(DIR)
+# A client died after its first frame: the next batch (seq 0) starts afresh without it.
+R("a1", call(dev, "acct.add", a=[A], more=1))
+R("a2", call(dev, "acct.add", a=[B]))
+R("after", call(dev, "acct.list"))
+# A continuation frame with no batch behind it, or out of order, is refused.
+R("lost", call(dev, "acct.add", a=[C], seq=1))
+R("b1", call(dev, "acct.add", a=[C], more=1))
+R("skip", call(dev, "acct.add", a=[D], seq=2))
+R("final", call(dev, "acct.list"))
+"""
+
+
+def test_an_abandoned_batch_never_joins_the_next(run_fw, tmp_path):
+    accs = {k: acct(k.lower() + "-account", "Staged", b32(20, ord(k))) for k in "ABCD"}
+    res = run_dev(run_fw, ABANDONED, tmp_path, **accs)
+    assert res["a2"]["added"] == 1
+    assert _names(res["after"]) == ["b-account"]
+    assert res["lost"]["err"] == "batch_lost"
+    assert res["skip"]["err"] == "batch_lost"
+    assert _names(res["final"]) == ["b-account"]
 
 
 def _names(listing):

@@ -37,7 +37,7 @@ class Context:
                 try:
                     self._client.lock()
                 except TokenError:
-                    pass  # it locks on its own when idle or powered off
+                    pass  # it locks again at its next power cycle
             self._client.close()
             self._client = None
 
