@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from tokenctl.client import TokenClient
-from tokenctl.sim.token import SimToken
+from tokenctl.sim.token import DEFAULT_HEAP, SimToken
 
 
 def _real_port(config: pytest.Config) -> str | None:
@@ -29,7 +29,7 @@ def sim(request, tmp_path) -> Iterator[SimToken | None]:
     if _real_port(request.config):
         yield None
         return
-    token = SimToken(tmp_path / "token", heap=os.environ.get("TOKEN_HEAP", "128K"))
+    token = SimToken(tmp_path / "token", heap=os.environ.get("TOKEN_HEAP", DEFAULT_HEAP))
     token.start()
     try:
         yield token

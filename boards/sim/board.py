@@ -10,7 +10,7 @@ on the launcher's side.
 import os
 
 from sim_blockdev import FileBlockDevice
-from sim_bridge import Bridge, BridgeI2C, BridgePin
+from sim_bridge import Bridge, BridgeI2C, BridgePin, BridgeUART
 
 from drivers.stdio_link import StdioLink
 
@@ -25,6 +25,7 @@ class Board:
         bridge = Bridge(os.getenv("TOKEN_SIM_BUS") or self.dir + "/bus.sock")
         self.i2c = BridgeI2C(bridge)
         self.buttons = [BridgePin(bridge, name) for name in ("up", "down", "ok")]
+        self.fingerprint_uart = BridgeUART(bridge, 2)
         self.link = StdioLink()
 
     def mount_flash(self):

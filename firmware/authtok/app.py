@@ -11,48 +11,36 @@ import os
 import sys
 
 from authtok import commands, frame
+from authtok import log as evlog
 from authtok.clock import Clock
 from authtok.lock import Lock
 from authtok.store import Corrupt, Sealed
 from authtok.vault import Vault
 
-_KEY = "/flash/devkey"
-
-
-def _device_key():
-    """The per-device key: 32 bytes from the hardware RNG at first boot, then kept in flash."""
-    try:
-        with open(_KEY, "rb") as f:
-            key = f.read()
-        if len(key) == 32:
-            return key
-    except OSError:
-        pass
-    key = os.urandom(32)
-    with open(_KEY + ".new", "wb") as f:
-        f.write(key)
-    os.rename(_KEY + ".new", _KEY)
-    return key
-
 
 class Device:
-    """What the protocol handlers work on."""
+    """What the protocol handlers and the front panel work on."""
 
-    def __init__(self, board):
+    def __init__(self, board, lines):
+        from authtok import boot
         from drivers.ds3231 import DS3231
 
+        self.lines = lines
         board.mount_flash()
-        key = _device_key()
+        key = boot.device_key()
         self.board = board.name
         self.serial = board.unique_id().hex()
         self.clock = Clock(DS3231(board.i2c))
         self.vault = Vault(Sealed("/flash/vault", key, b"valt"))
-        self.lock = Lock(Sealed("/flash/lock", key, b"lock"))
+        self.lock = Lock(Sealed("/flash/lock", key, b"lock"), on_wipe=self._erase)
         self._conf = Sealed("/flash/conf", key, b"conf")
         self.conf = {}
         self.corrupt = False
         self.batch = None  # a multi-frame batch add in progress (vault.Batch)
         self.batch_seq = 0  # the last frame of it that arrived
+        self.touch_pending = None  # account waiting for a finger to show its code
+        self.enrolling = False
+        self.events = evlog.Log(now=self._log_time)
         # Each file on its own: a damaged one never hides the state of the others, and
         # nothing is ever reformatted on the token's own initiative.
         try:
@@ -63,12 +51,35 @@ class Device:
             self.vault.load()
         except Corrupt as e:
             self.corrupt = True
+            self.event(evlog.VAULT_CORRUPT)
             self.log("vault integrity check failed: %s" % e)
         try:
             self.conf = json.loads(self._conf.load() or b"{}")
         except (Corrupt, ValueError) as e:
             self.log("settings integrity check failed (%s): defaults used" % e)
         del key
+        self.display = self.screen = self.buttons = self.sensor = None
+        boot.front_panel(self, board)
+        boot.drop()
+        self.event(evlog.BOOT)
+        if self.lock.wipe_due():  # a power cut hit a wipe: finish it before anything else
+            self.lock.wipe()
+
+    def _erase(self):
+        """Factory reset of what App Lock protects: the vault and the enrolled fingers."""
+        for path in ("/flash/vault", "/flash/vault.new"):
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+        self.vault.count = 0
+        self.corrupt = False
+        if self.sensor:
+            try:
+                self.sensor.empty()
+            except Exception:
+                self.log("could not empty the fingerprint library")
+        self.event(evlog.WIPE)
 
     def drop_batch(self):
         if self.batch is not None:
@@ -80,6 +91,46 @@ class Device:
         self._conf.save((json.dumps(conf).encode(),))
         self.conf = conf
 
+    def warnings(self):
+        """What the screen should warn about: an untrusted clock, a sync long ago, low heap."""
+        out = []
+        if not self.clock.trusted():
+            out.append("clock")
+        else:
+            sync = self.conf.get("sync")
+            # The DS3231 drifts up to ~2 ppm (a minute a year): after 90 days it may be 15 s
+            # off, half a TOTP step, before it can cost a code.
+            if sync and self.clock.now() - sync > 90 * 86400:
+                out.append("drift")
+        if gc.mem_free() < 8192:
+            gc.collect()  # garbage is not a shortage: look again after collecting it
+            if gc.mem_free() < 8192:
+                out.append("memory")
+        return tuple(out)
+
+    def lock_reason(self):
+        st = self.lock.state()
+        if st["brake"]:
+            return "Power-cycle to retry PIN"
+        if st["pin"] and st["tries_left"] <= 0:
+            return "PIN blocked: use finger"
+        if st["finger_locked"]:
+            return "Too many fingers: PIN"
+        return None
+
+    def event(self, code, arg=0, detail=""):
+        """A line in the on-device diagnostic log; a full or failing flash never stops us."""
+        try:
+            self.events.event(code, arg, detail)
+        except (OSError, ValueError):
+            pass
+
+    def _log_time(self):
+        try:
+            return self.clock.now() if self.clock.trusted() else 0
+        except OSError:
+            return 0
+
     def log(self, msg):
         sys.stderr.write("[token] %s\n" % msg)
 
@@ -90,7 +141,7 @@ def _no_memory(rid):
 
 async def serve(dev, link):
     """Answer framed requests on the link until it closes."""
-    lines = frame.Lines()
+    lines = dev.lines
     last_id, last = None, None
     while True:
         chunk = await link.read()
@@ -115,7 +166,7 @@ async def serve(dev, link):
                 # not act twice (an HOTP counter must not move on twice for one code).
                 last = None
                 gc.collect()
-                last = commands.dispatch(dev, req)
+                last = await commands.dispatch_async(dev, req)
                 last_id = rid
             req = None
             try:
@@ -126,7 +177,25 @@ async def serve(dev, link):
             gc.collect()
 
 
+async def main(dev, link):
+    from authtok import frontpanel
+
+    tasks = []
+    if dev.screen:
+        tasks.append(asyncio.create_task(frontpanel.ui_loop(dev)))
+    if dev.buttons:
+        tasks.append(asyncio.create_task(dev.buttons.run()))
+        tasks.append(asyncio.create_task(frontpanel.button_loop(dev)))
+    if dev.sensor:
+        tasks.append(asyncio.create_task(frontpanel.finger_loop(dev)))
+    await serve(dev, link)  # the token lives as long as its link (the simulator's stdin)
+    for t in tasks:
+        t.cancel()
+
+
 def run(board):
-    dev = Device(board)
+    lines = frame.Lines()  # the largest buffer, taken first while the heap is whole
+    dev = Device(board, lines)
+    gc.collect()
     dev.log("ready: %d accounts, %d bytes free" % (dev.vault.count, gc.mem_free()))
-    asyncio.run(serve(dev, board.link))
+    asyncio.run(main(dev, board.link))

@@ -6,10 +6,12 @@ marked as needing the PIN run only while the token is open. No handler returns a
 
 import gc
 import json
+import sys
+import time
 
 from authtok import VERSION, otp, vault
+from authtok import log as evlog
 from authtok.errors import Error, bad_param
-from authtok.lock import check_pin_format
 
 PAGE = 16  # at most this many accounts per response page ...
 _PAGE_BYTES = 3000  # ... and at most this much JSON, so a page frame stays under MAX_LINE
@@ -52,6 +54,8 @@ def info(dev, req):
         "locked": not dev.lock.is_open(), "tries_left": dev.lock.tries_left,
         "vault": "corrupt" if dev.corrupt else "ok",
         "lock_state": "corrupt" if dev.lock.corrupt else "ok", "clock": time_get(dev, req),
+        "app_lock": dev.lock.state(), "display": dev.display is not None,
+        "sensor": dev.sensor is not None,
     }
 
 
@@ -73,90 +77,17 @@ def time_get(dev, req):
     return {"now": _now(dev), "trusted": _trusted(dev), "last_sync": dev.conf.get("sync")}
 
 
-def time_set(dev, req):
-    t = req.get("t")
-    if not is_int(t) or not 946684800 <= t < 7258118400:  # the DS3231's 2000..2199
-        raise bad_param("time must be Unix seconds between 2000 and 2199")
-    try:
-        offset = dev.clock.set(t)
-    except OSError:
-        raise Error("rtc_error", "the clock chip did not answer; run time sync again") from None
-    dev.save_conf(dict(dev.conf, sync=t))
-    return {"offset": offset, "now": t}
-
-
-def acct_add(dev, req):
-    """Add a batch. A batch too big for one frame comes as several with "more": each frame
-    streams into the next vault and the last one commits it, so it is all or nothing."""
-    batch = req.get("a")
-    if not isinstance(batch, list) or not batch:
-        raise bad_param("a batch of accounts (a) is required")
-    records = []
-    weak = []
-    for n, d in enumerate(batch):
-        try:
-            rec = vault.encode(d)
-        except Error as e:
-            e.extra["index"] = n
-            raise
-        if len(vault.Account(rec).secret) < 16:  # accepted: many services still use 80 bits
-            weak.append(n)
-        records.append(rec)
-    seq = req.get("seq", 0)
-    if not is_int(seq) or seq < 0:
-        raise bad_param("seq must be a non-negative integer")
-    if seq == 0:
-        dev.drop_batch()  # a new batch: whatever an abandoned one staged goes
-        dev.batch = dev.vault.begin_add()
-        dev.batch_seq = 0
-    elif dev.batch is None or seq != dev.batch_seq + 1:
-        raise Error("batch_lost", "this batch was interrupted: send it again from its start")
-    dev.batch_seq = seq
-    dev.batch.add(records)
-    if req.get("more"):
-        return {"staged": dev.batch.count - dev.vault.count, "weak": weak}
-    before = dev.vault.count
-    b, dev.batch = dev.batch, None
-    b.commit()
-    return {"added": dev.vault.count - before, "weak": weak, "total": dev.vault.count}
-
-
 def acct_list(dev, req):
     return {"total": dev.vault.count, "a": _page(dev, req, lambda r: vault.Account(r).public())}
-
-
-def acct_rename(dev, req):
-    i, rec = _ref(dev, req)
-    new = vault.relabel(rec, req.get("ni", ""), req.get("nn"))
-    acc = vault.Account(new)
-    try:
-        if dev.vault.find(acc.issuer, acc.name)[0] != i:
-            raise Error("duplicate",
-                        "account %s already exists" % vault.label(acc.issuer, acc.name))
-    except Error as e:
-        if e.code != "not_found":
-            raise
-    dev.vault.replace(i, new)
-    return {}
-
-
-def acct_remove(dev, req):
-    dev.vault.remove(_ref(dev, req)[0])
-    return {"total": dev.vault.count}
-
-
-def acct_move(dev, req):
-    to = req.get("to")
-    if not is_int(to):
-        raise bad_param("position (to) must be an integer")
-    dev.vault.move(_ref(dev, req)[0], to)
-    return {}
 
 
 def _code_item(dev, rec, now, i=None):
     """The code of one record; `i` (its position) when the user named it: HOTP then counts."""
     acc = vault.Account(rec)
     item = {"i": acc.issuer, "n": acc.name}  # type: dict
+    if acc.touch and i is None:
+        item["k"] = "touch"  # a code only for a fresh finger, asked for by name
+        return item
     if acc.hotp:
         item["k"] = "hotp"
         if i is not None:
@@ -180,63 +111,124 @@ def code(dev, req):
     now = _now(dev)
     if "n" in req:
         i, rec = _ref(dev, req)
+        if vault.Account(rec).touch:
+            return _touched(dev, i, req)
         return {"now": now, "c": [_code_item(dev, rec, now, i)], "total": 1}
     return {"now": now, "c": _page(dev, req, lambda r: _code_item(dev, r, now)),
             "total": dev.vault.count}
 
 
-def pin_set(dev, req):
-    if dev.lock.pin_set:
-        raise Error("pin_set", "a PIN is already set: use pin change")
-    dev.lock.set_pin(req.get("pin"))
-    return {}
-
-
-def pin_change(dev, req):
-    check_pin_format(req.get("new"))  # refuse a bad new PIN before spending a try
-    dev.lock.verify(req.get("old"))
-    dev.lock.set_pin(req.get("new"))
-    return {}
+async def _touched(dev, i, req):
+    """A touch-required account: its code only after a fresh, matching finger on the token,
+    as a YubiKey asks for a touch."""
+    sensor = dev.sensor
+    if sensor is None:
+        raise Error("no_sensor", "this account needs a finger, and the sensor does not answer")
+    if dev.screen:
+        dev.screen.activity()
+        dev.screen.show_message("Touch sensor", ("for a code",))
+    dev.enrolling = True  # keep the unlock loop off the sensor
+    try:
+        try:
+            page = await sensor.wait_match(req.get("timeout_ms", 20000))
+        except Exception:
+            raise Error("touch_timeout", "no finger was placed on the token in time") from None
+        if page is None:
+            dev.event(evlog.BAD_FINGER, 0)
+            raise Error("bad_finger", "finger not recognised: no code")
+    finally:
+        dev.enrolling = False
+        if dev.screen:
+            dev.screen.clear_message()
+    rec = dev.vault.page(i, 1)[0]  # read again: the flash is the truth after a wait
+    now = _now(dev)
+    return {"now": now, "c": [_code_item(dev, rec, now, i)], "total": 1}
 
 
 def unlock(dev, req):
-    dev.lock.verify(req.get("pin"))
+    try:
+        dev.lock.verify(req.get("pin"))
+    except Error as e:
+        dev.event(evlog.BAD_PIN if e.code == "bad_pin" else evlog.PIN_BLOCKED,
+                  dev.lock.tries_left)
+        raise
+    dev.event(evlog.UNLOCK_PIN)
     return {}
 
 
 def lock(dev, req):
     dev.lock.lock()
+    dev.event(evlog.LOCK)
     return {}
 
 
-# op: (handler, needs the token open, allowed while the vault is corrupt)
+# op: (handler, needs the token open, allowed while the vault is corrupt); a handler of
+# None is in admin.py, loaded for the request and dropped after.
 OPS = {
     "info": (info, False, True),
     "time.get": (time_get, False, True),
-    "time.set": (time_set, True, True),
-    "acct.add": (acct_add, True, False),
+    "time.set": ("provision", True, True),
+    "acct.add": ("provision", True, False),
     "acct.list": (acct_list, True, False),
-    "acct.rename": (acct_rename, True, False),
-    "acct.remove": (acct_remove, True, False),
-    "acct.move": (acct_move, True, False),
+    "acct.rename": ("provision", True, False),
+    "acct.remove": ("provision", True, False),
+    "acct.move": ("provision", True, False),
+    "acct.touch": ("admin", True, False),
     "code": (code, True, False),
-    "pin.set": (pin_set, False, False),
-    "pin.change": (pin_change, False, False),
+    "pin.set": ("provision", False, False),
+    "pin.change": ("provision", False, False),
     "unlock": (unlock, False, False),
     "lock": (lock, False, True),
+    "fp.enroll": ("admin", True, True),
+    "fp.list": ("admin", True, True),
+    "fp.remove": ("admin", True, True),
+    "settings.get": ("admin", True, True),
+    "settings.set": ("admin", True, True),
+    "log.read": ("admin", False, True),  # no secret is ever logged: readable while locked
+    "log.clear": ("admin", True, True),
+    "wipe": ("admin", False, True),  # asks for the PIN itself
 }
 
 
+def _handler(entry, op):
+    """The function for op; a module named by a string is loaded now (and dropped after)."""
+    if not isinstance(entry, str):
+        return entry
+    mod = __import__("authtok." + entry, None, None, (entry,))
+    return getattr(mod, op.replace(".", "_"))
+
+
+def drop(name):
+    """Forget a module loaded for one request, so its bytecode leaves the heap."""
+    import authtok
+
+    key = "authtok." + name
+    if key in sys.modules:
+        del sys.modules[key]
+        if hasattr(authtok, name):
+            delattr(authtok, name)
+
+
 def dispatch(dev, req):
-    """The response to one request; errors become {"err": code, "msg": ...}."""
+    """The response to a request that needs no waiting (tests and tools call this)."""
+    coro = dispatch_async(dev, req)
+    try:
+        coro.send(None)
+    except StopIteration as e:
+        return e.value
+    coro.close()
+    raise RuntimeError("this operation waits for a person: use dispatch_async")
+
+
+async def dispatch_async(dev, req):
+    """The response to one request; errors become {"err": code, "msg": ...}. Operations that
+    wait for a finger await here while the display and buttons keep running."""
     rid = req.get("id")
     op = req.get("op")
     if op != "acct.add":
         dev.drop_batch()  # a batch ends with its last frame, or not at all
     try:
-        if not isinstance(op, str):
-            raise Error("unknown_op", "unknown operation")
-        entry = OPS.get(op)
+        entry = OPS.get(op) if isinstance(op, str) else None
         if entry is None:
             raise Error("unknown_op", "unknown operation")
         handler, needs_open, when_corrupt = entry
@@ -245,15 +237,16 @@ def dispatch(dev, req):
                         "untouched, and accounts stay unavailable until it is restored or wiped")
         if needs_open:
             dev.lock.require()
-        resp = handler(dev, req)
+            dev.lock.touch(time.ticks_ms())
+        resp = _handler(handler, op)(dev, req)
+        if not isinstance(resp, dict):
+            resp = await resp
         resp["ok"] = 1
     except Error as e:
         dev.drop_batch()  # a failed frame ends its batch: nothing of it is kept
         resp = {"err": e.code, "msg": e.msg}
         resp.update(e.extra)
     except MemoryError as e:
-        import sys
-
         dev.drop_batch()
         sys.print_exception(e, sys.stderr)
         gc.collect()
@@ -263,10 +256,11 @@ def dispatch(dev, req):
         dev.log("flash error in %s: %r" % (op, e))
         resp = {"err": "flash_error", "msg": "the token could not write its flash; nothing changed"}
     except Exception as e:  # a bug must cost one answer, never the serve loop
-        import sys
-
         dev.drop_batch()
         sys.print_exception(e, sys.stderr)
         resp = {"err": "internal", "msg": "internal error in the token"}
+    if op != "acct.add" or not req.get("more"):  # a batch keeps provision until its end
+        drop("provision")
+    drop("admin")
     resp["id"] = rid
     return resp

@@ -7,12 +7,12 @@ A record holds only what a code needs, so 200+ accounts fit the ESP32's heap:
     issuer (len 1 + UTF-8) | name (len 1 + UTF-8)
 
 The order of the records is the order the user sees, as the authenticator apps keep it.
+Validating and adding accounts lives in provision.py, loaded only when accounts change.
 """
 
 import struct
 
-from authtok.base32 import b32decode
-from authtok.errors import Error, bad_param, not_found
+from authtok.errors import bad_param, not_found
 
 MAX_ACCOUNTS = 250
 ALGS = ("SHA1", "SHA256", "SHA512")
@@ -59,57 +59,6 @@ class Account:
         return d
 
 
-def _text(value, what, allow_empty):
-    if not isinstance(value, str):
-        raise bad_param(what + " must be text")
-    for ch in value:
-        c = ord(ch)
-        if c < 32 or c == 127:
-            raise bad_param(what + " must not contain control characters")
-        if 0xD800 <= c <= 0xDFFF:  # half of a JSON surrogate pair: MicroPython keeps them apart
-            raise bad_param(what + " must be valid text (send characters beyond U+FFFF as UTF-8)")
-    raw = value.encode()
-    if len(raw) > 64 or (not raw and not allow_empty):
-        raise bad_param(what + " must be 1 to 64 bytes" if not allow_empty else
-                        what + " must be at most 64 bytes")
-    return raw
-
-
-def _int(d, key, default, lo, hi, what):
-    v = d.get(key, default)
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise bad_param("%s must be %d..%d" % (what, lo, hi))
-    return v
-
-
-def encode(d):
-    """Validate a wire account (see docs/protocol.md) and pack it as a record."""
-    if not isinstance(d, dict):
-        raise bad_param("account must be an object")
-    kind = d.get("k", 0)
-    if isinstance(kind, bool) or kind not in (0, 1) or not isinstance(kind, int):
-        raise bad_param("type must be totp or hotp")
-    alg = d.get("a", "SHA1")
-    if alg not in ALGS:
-        raise Error("bad_algorithm", "algorithm must be SHA1, SHA256 or SHA512")
-    digits = _int(d, "d", 6, 6, 8, "digits")
-    try:
-        secret = b32decode(d.get("s", ""))
-    except (ValueError, TypeError):
-        raise Error("bad_secret", "secret is not valid base32") from None
-    if not 10 <= len(secret) <= 64:
-        raise Error("bad_secret", "secret must be 10 to 64 bytes (80 to 512 bits)")
-    issuer = _text(d.get("i", ""), "issuer", True)
-    name = _text(d.get("n"), "name", False)
-    flags = kind | (ALGS.index(alg) << 1) | (_TOUCH if d.get("t") else 0)
-    if kind:
-        var = struct.pack(">Q", _int(d, "c", 0, 0, 0xFFFFFFFFFFFFFFFF, "counter"))
-    else:
-        var = struct.pack(">H", _int(d, "p", 30, 1, 3600, "period"))
-    return (bytes((flags, digits)) + var + bytes((len(secret),)) + secret +
-            bytes((len(issuer),)) + issuer + bytes((len(name),)) + name)
-
-
 def _label_of(rec):
     """(issuer, name) straight from the record bytes, without decoding the rest."""
     at = 10 if rec[0] & _HOTP else 4
@@ -122,13 +71,6 @@ def _label_of(rec):
 
 def _framed(rec):
     return struct.pack(">H", len(rec)) + rec
-
-
-def _digest(key):
-    """8 bytes that stand for an (issuer, name) label when checking a batch for duplicates."""
-    import hashlib
-
-    return hashlib.sha256(key[0] + b"\x00" + key[1]).digest()[:8]
 
 
 class Vault:
@@ -207,10 +149,6 @@ class Vault:
             recs.close()
         return out
 
-    def begin_add(self):
-        """A batch of new accounts, added whole by `commit` or not at all."""
-        return Batch(self)
-
     def _rewrite(self, change):
         """Stream every record through change(i, rec) -> records into a new vault."""
         count = 0
@@ -255,75 +193,13 @@ class Vault:
         self._rewrite(change)
 
 
-class Batch:
-    """New accounts streamed into the next vault behind the current one (see acct.add)."""
-
-    def __init__(self, vault):
-        self._vault = vault
-        self._seen = vault._digests  # 8-byte label digests of every account so far
-        self._w = vault._sealed.writer()
-        self.count = 0
-        try:
-            self._w.write(_VERSION)
-            for rec in vault.records():
-                self._take(rec)
-        except BaseException:
-            self._w.abort()
-            raise
-
-    def _has(self, d):
-        end = 8 * self.count
-        at = self._seen.find(d, 0, end)
-        while at >= 0:
-            if at % 8 == 0:
-                return True
-            at = self._seen.find(d, at + 1, end)
-        return False
-
-    def _take(self, rec):
-        at = 8 * self.count
-        self._seen[at:at + 8] = _digest(_label_of(rec))
-        self._w.write(_framed(rec))
-        self.count += 1
-
-    def add(self, records):
-        """Check a frame's records against everything so far, then stream them out."""
-        if self.count + len(records) > MAX_ACCOUNTS:
-            raise Error("vault_full", "the token holds at most %d accounts" % MAX_ACCOUNTS)
-        digests = []
-        for rec in records:
-            key = _label_of(rec)
-            d = _digest(key)
-            if self._has(d) or d in digests:
-                raise Error("duplicate", "account %s already exists" %
-                            label(str(key[0], "utf-8"), str(key[1], "utf-8")))
-            digests.append(d)
-        for rec in records:
-            self._take(rec)
-
-    def commit(self):
-        self._w.commit()
-        self._vault.count = self.count
-
-    def abort(self):
-        self._w.abort()
-
-
 def label(issuer, name):
     return issuer + ":" + name if issuer else name
 
 
-def _secret_end(rec):
-    at = 10 if rec[0] & _HOTP else 4
-    return at + 1 + rec[at]
-
-
-def relabel(rec, issuer, name):
-    """The same account under a new issuer and name."""
-    issuer = _text(issuer, "issuer", True)
-    name = _text(name, "name", False)
-    return (rec[:_secret_end(rec)] + bytes((len(issuer),)) + issuer +
-            bytes((len(name),)) + name)
+def with_touch(rec, touch):
+    """The same account, needing (or not) a fresh finger for each code."""
+    return bytes((rec[0] | _TOUCH if touch else rec[0] & ~_TOUCH,)) + rec[1:]
 
 
 def with_counter(rec, counter):

@@ -13,7 +13,7 @@ from tokenctl.errors import AuthError, DeviceError, NotFoundError
 from tokenctl.otpauth import Account
 from tokenctl.transport import SerialTransport
 
-_AUTH_CODES = {"locked", "bad_pin", "pin_blocked"}
+_AUTH_CODES = {"locked", "bad_pin", "pin_blocked", "pin_brake", "bad_finger", "finger_limit"}
 # Bytes of accounts per acct.add frame: half a frame, so the token parses at most ~2 KB of
 # JSON at once (its heap is small); the line rate, not the round trips, still dominates.
 _BATCH_BUDGET = frame.MAX_LINE // 2
@@ -81,6 +81,50 @@ class TokenClient:
     def change_pin(self, old: str, new: str) -> None:
         self.call("pin.change", old=old, new=new)
 
+    # --- fingerprints, settings, log, factory reset
+    def enroll_finger(self, name: str = "", timeout_s: float = 60) -> int:
+        """Enroll a finger on the token (three touches there); returns its id."""
+        answer = _raise_for(
+            self.transport.request(
+                "fp.enroll", timeout_s=timeout_s, name=name, timeout_ms=int(timeout_s * 1000) - 2000
+            )
+        )
+        return answer["fid"]
+
+    def fingers(self) -> list[tuple[int, str]]:
+        return [(f[0], f[1]) for f in self.call("fp.list")["f"]]
+
+    def remove_finger(self, fid: int) -> None:
+        self.call("fp.remove", fid=fid)
+
+    def settings(self) -> dict:
+        answer = self.call("settings.get")
+        return {k: v for k, v in answer.items() if k not in ("ok", "id")}
+
+    def set_setting(self, name: str, value: int) -> dict:
+        answer = self.call("settings.set", name=name, value=value)
+        return {k: v for k, v in answer.items() if k not in ("ok", "id")}
+
+    def set_touch(self, account: dict, touch: bool) -> None:
+        self.call("acct.touch", i=account["i"], n=account["n"], t=1 if touch else 0)
+
+    def log(self) -> list[list]:
+        """Every record of the on-device diagnostic log, oldest first."""
+        out: list[list] = []
+        since = 0
+        while True:
+            page = self.call("log.read", since=since)["r"]
+            out += page
+            if not page:
+                return out
+            since = page[-1][0]
+
+    def clear_log(self) -> None:
+        self.call("log.clear")
+
+    def wipe(self, pin: str | None) -> None:
+        self.call("wipe", confirm="wipe", **({"pin": pin} if pin else {}))
+
     # --- accounts
     def add_accounts(self, accounts: Iterable[Account]) -> dict:
         """Add accounts in as few frames as fit; the device stages all but the last frame
@@ -120,9 +164,13 @@ class TokenClient:
     def move(self, account: dict, position: int) -> None:
         self.call("acct.move", i=account["i"], n=account["n"], to=position)
 
-    def code(self, account: dict) -> dict:
-        """One account's code; an HOTP account's counter moves on."""
-        return self.call("code", i=account["i"], n=account["n"])
+    def code(self, account: dict, touch_timeout_s: float = 25) -> dict:
+        """One account's code; an HOTP account's counter moves on. A touch-required account
+        waits for a finger on the token."""
+        wait = touch_timeout_s if account.get("t") else None
+        return _raise_for(
+            self.transport.request("code", timeout_s=wait, i=account["i"], n=account["n"])
+        )
 
     def codes(self) -> tuple[int, list[dict]]:
         """(device time, TOTP codes of every account; HOTP accounts listed without a code)."""

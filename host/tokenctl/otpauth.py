@@ -67,6 +67,7 @@ class Account:
     digits: int = DEFAULT_DIGITS
     period: int = DEFAULT_PERIOD
     counter: int = DEFAULT_COUNTER
+    touch: bool = False  # each code needs a fresh finger on the token (not in URIs)
 
     def __post_init__(self):
         try:
@@ -99,6 +100,8 @@ class Account:
             wire["p"] = self.period
         if self.type == "hotp" and self.counter != DEFAULT_COUNTER:
             wire["c"] = self.counter
+        if self.touch:
+            wire["t"] = 1
         return wire
 
 

@@ -87,7 +87,9 @@ def device(state_dir):
         os.umount("/flash")
     except OSError:
         pass
-    return app.Device(Board(state_dir=state_dir))
+    from authtok import frame
+
+    return app.Device(Board(state_dir=state_dir), frame.Lines())
 
 
 _ids = [0]

@@ -97,12 +97,12 @@ GOOD = [
 ]
 
 ENCODE = """
-from authtok import vault
+from authtok import provision, vault
 
 for n, (d, _) in enumerate(BAD):
-    R("bad%d" % n, catch(vault.encode, d)[:2])
+    R("bad%d" % n, catch(provision.encode, d)[:2])
 for n, (d, _, _) in enumerate(GOOD):
-    rec = vault.encode(d)
+    rec = provision.encode(d)
     acc = vault.Account(rec)
     R("good%d" % n, [acc.public(), acc.secret.hex()])
 """
@@ -129,7 +129,7 @@ def acct(name, issuer="", secret=S10, **extra):
 
 # Shared by the scripts below: a vault over /flash, and adding a batch all or nothing.
 VAULT = """
-from authtok import vault
+from authtok import provision, vault
 from authtok.store import Corrupt, Sealed
 
 
@@ -149,10 +149,10 @@ def labels(v):
 
 def add(v, *frames):
     # One batch over several frames (as a multi-frame acct.add), committed with the last.
-    b = v.begin_add()
+    b = provision.Batch(v)
     try:
         for ds in frames:
-            b.add([vault.encode(d) for d in ds])
+            b.add([provision.encode(d) for d in ds])
             gc.collect()
     except Exception:
         b.abort()
@@ -189,14 +189,14 @@ R("not_found", [catch(v.find, "GitHub", "nobody")[:2], catch(v.find, "github", "
 # relabel keeps everything but the label
 i, rec = v.find("GitHub", "alice")
 old = vault.Account(rec)
-new = vault.Account(vault.relabel(rec, "日本", "Société Générale"))
+new = vault.Account(provision.relabel(rec, "日本", "Société Générale"))
 R("relabel", [new.public(), new.secret == old.secret])
-R("relabel_bad", [catch(vault.relabel, rec, "x" * 65, "n")[:2],
-                  catch(vault.relabel, rec, "", "")[:2],
-                  catch(vault.relabel, rec, None, "n")[:2],
-                  catch(vault.relabel, rec, "", "tab\\there")[:2]])
+R("relabel_bad", [catch(provision.relabel, rec, "x" * 65, "n")[:2],
+                  catch(provision.relabel, rec, "", "")[:2],
+                  catch(provision.relabel, rec, None, "n")[:2],
+                  catch(provision.relabel, rec, "", "tab\\there")[:2]])
 gen = v.generation
-v.replace(i, vault.relabel(rec, "日本", "Société Générale"))
+v.replace(i, provision.relabel(rec, "日本", "Société Générale"))
 R("replaced", [labels(fresh()), v.generation - gen, v.count])
 
 # with_counter moves an HOTP counter and nothing else
@@ -346,11 +346,11 @@ def unicode_accounts(n=200):
 ROUND_TRIP = """
 mount(IMG)
 v = fresh()
-b = v.begin_add()
+b = provision.Batch(v)
 frame = []
 with open(ACCOUNTS) as f:
     for line in f:
-        frame.append(vault.encode(json.loads(line)))
+        frame.append(provision.encode(json.loads(line)))
         if len(frame) == 20:
             b.add(frame)
             frame = []

@@ -5,6 +5,7 @@ Secrets only ever travel towards the token; nothing here prints one.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import click
@@ -82,9 +83,21 @@ def accounts():
 @click.option("--digits", type=click.IntRange(6, 8), default=6, show_default=True)
 @click.option("--period", type=click.IntRange(1, 3600), default=30, show_default=True)
 @click.option("--counter", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True)
+@click.option("--touch", is_flag=True, help="Each code needs a fresh finger on the token.")
 @pass_ctx
 def accounts_add(
-    ctx: Context, uri, from_file, issuer, name, secret, kind, algorithm, digits, period, counter
+    ctx: Context,
+    uri,
+    from_file,
+    issuer,
+    name,
+    secret,
+    kind,
+    algorithm,
+    digits,
+    period,
+    counter,
+    touch,
 ):
     """Add accounts from an otpauth:// URI, a file of URIs, or options.
 
@@ -98,6 +111,8 @@ def accounts_add(
     new = _collect(
         uri, from_file, issuer, name, secret, kind, algorithm.upper(), digits, period, counter
     )
+    if touch:
+        new = [dataclasses.replace(a, touch=True) for a in new]
     for a in new:
         if a.weak:
             click.echo(
@@ -154,6 +169,29 @@ def accounts_list(ctx: Context):
         Console().print(table)
 
     ctx.emit(data, text)
+
+
+@accounts.command("touch")
+@click.argument("account")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@pass_ctx
+def accounts_touch(ctx: Context, account, state):
+    """Require (on) or stop requiring (off) a fresh finger for each code of ACCOUNT.
+
+    Examples:
+      tokenctl accounts touch bank on
+    """
+
+    def run(c):
+        target = c.find(account)
+        c.set_touch(target, state == "on")
+        return target
+
+    target = ctx.unlocked(run)
+    ctx.emit(
+        {"account": _label(target), "touch": state == "on"},
+        lambda d: click.echo(f"{d['account']}: a finger for each code: {state}."),
+    )
 
 
 @accounts.command("rename")

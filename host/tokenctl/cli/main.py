@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from tokenctl.cli import accounts, device, pin, sim
+from tokenctl.cli import accounts, admin, device, pin, sim
 from tokenctl.cli.context import Context
 from tokenctl.errors import EXIT_ERROR, TokenError
 
@@ -47,6 +47,7 @@ def cli(ctx: click.Context, port, pin, as_json, timeout):
 device.register(cli)
 accounts.register(cli)
 pin.register(cli)
+admin.register(cli)
 cli.add_command(sim.sim)
 
 

@@ -9,6 +9,7 @@ import click
 
 from tokenctl.errors import InputError, TokenError
 from tokenctl.sim import registry
+from tokenctl.sim.token import DEFAULT_HEAP
 
 
 def _pick(id_or_port: str | None) -> dict:
@@ -46,7 +47,7 @@ def sim():
     help="State folder (flash image, RTC, console log); default: a new one.",
 )
 @click.option("--baud", type=click.IntRange(min=10), help="Throttle the link to this baud rate.")
-@click.option("--heap", default="128K", show_default=True, help="MicroPython heap size.")
+@click.option("--heap", default=DEFAULT_HEAP, show_default=True, help="MicroPython heap size.")
 @click.option("--tcp", is_flag=True, help="Serve socket://127.0.0.1:PORT instead of a pty.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def start(state_dir, baud, heap, tcp, as_json):
@@ -243,3 +244,47 @@ def press(button, long_press, id_or_port):
     reply = registry.control(_pick(id_or_port), "press", button=button, long=long_press)
     if reply.get("ok") is False:
         raise InputError(reply.get("error", "the simulator refused"))
+
+
+@sim.command(name="finger")
+@click.argument("action", type=click.Choice(["place", "remove"]))
+@click.option("--id", "finger_id", type=int, help="Whose finger: a person's finger number.")
+@click.option("--unknown", is_flag=True, help="A finger nobody enrolled.")
+@_SIM
+def finger(action, finger_id, unknown, id_or_port):
+    """Place a finger on the simulated sensor (or lift it).
+
+    \b
+    Examples:
+      tokenctl sim finger place --id 1
+      tokenctl sim finger place --unknown
+      tokenctl sim finger remove
+    """
+    if action == "place":
+        if unknown == (finger_id is not None):
+            raise InputError("place needs exactly one of --id N or --unknown")
+        args = {"action": "unknown"} if unknown else {"action": "place", "id": finger_id}
+    else:
+        args = {"action": "remove"}
+    reply = registry.control(_pick(id_or_port), "finger", **args)
+    if reply.get("ok") is False:
+        raise InputError(reply.get("error", "the simulator refused"))
+
+
+@sim.command(name="screenshot")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--scale", type=click.IntRange(1, 16), default=4, show_default=True)
+@_SIM
+def screenshot(path, scale, id_or_port):
+    """Save what the simulated display shows as a PNG, scaled up.
+
+    \b
+    Examples:
+      tokenctl sim screenshot token.png
+      tokenctl sim screenshot big.png --scale 8
+    """
+    reply = registry.control(_pick(id_or_port), "screenshot", path=str(path.resolve()), scale=scale)
+    if reply.get("ok") is False:
+        raise TokenError(reply.get("error", "the simulator refused"))
+    w, h = reply["size"]
+    click.echo(f"Saved {path} ({w}x{h})", err=True)

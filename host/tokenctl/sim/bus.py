@@ -22,6 +22,7 @@ _I2C_WRITE, _I2C_READ, _I2C_SCAN = 0x57, 0x52, 0x53
 _UART_WRITE, _UART_READ, _PIN_READ = 0x77, 0x72, 0x70
 _ENODEV, _EINVAL = 19, 22
 BUTTONS = ("up", "down", "ok")
+FINGERPRINT_UART = 2
 
 
 def _models():
@@ -35,8 +36,10 @@ def _models():
     import sim_ds3231
     import sim_i2c
     import sim_pin
+    import sim_r503
+    import sim_ssd1306
 
-    return sim_i2c, sim_ds3231, sim_pin
+    return sim_i2c, sim_ds3231, sim_pin, sim_r503, sim_ssd1306
 
 
 class Parts:
@@ -44,19 +47,29 @@ class Parts:
     lives in the token's state folder; the rest starts afresh at every power-on."""
 
     def __init__(self, state_dir: Path):
-        sim_i2c, sim_ds3231, sim_pin = _models()
+        sim_i2c, sim_ds3231, sim_pin, sim_r503, sim_ssd1306 = _models()
         self._sim_i2c = sim_i2c
+        self._sim_ssd1306 = sim_ssd1306
         self.state_dir = Path(state_dir)
         self.lock = threading.RLock()  # the firmware's bus and the control channel share parts
         self.ds3231 = sim_ds3231.SimDS3231(str(self.state_dir / "ds3231.json"))
+        # The sensor keeps its templates and password in its own flash.
+        self.r503 = sim_r503.SimR503(str(self.state_dir / "r503.json"))
+        self.uarts = {FINGERPRINT_UART: self.r503}
         self.pins = {name: sim_pin.SimPin() for name in BUTTONS}
         self.i2c = sim_i2c.SimI2C()
+        self.ssd1306 = sim_ssd1306.SimSSD1306()
         self.power_on()
 
     def power_on(self) -> None:
+        """What a power cut clears: the bus, the sensor's buffers (not its templates)."""
         with self.lock:
             self.i2c = self._sim_i2c.SimI2C()
             self.i2c.attach(0x68, self.ds3231)
+            # The display's RAM holds noise after a power cut, until the firmware draws.
+            self.ssd1306 = self._sim_ssd1306.SimSSD1306(noise=True)
+            self.i2c.attach(0x3C, self.ssd1306)
+            self.r503.power_cycle()
 
     # --- what a person (or a test) does to the parts --------------------------------------
 
@@ -76,6 +89,31 @@ class Parts:
             elif op != "show":
                 raise ValueError(f"unknown clock operation {op!r}")
             return rtc.device_time()
+
+    def screen(self) -> list[bytearray]:
+        """What the panel shows now: 64 rows of 128 pixels, 1 = lit."""
+        with self.lock:
+            return self.ssd1306.pixels()
+
+    def screenshot(self, path: str | Path, scale: int = 4) -> tuple[int, int]:
+        """The panel as a PNG, scaled up for a person to look at."""
+        from tokenctl.sim.screen import render_png
+
+        with self.lock:
+            pixels, contrast = self.ssd1306.pixels(), self.ssd1306.contrast
+        return render_png(pixels, str(path), scale=scale, contrast=contrast)
+
+    def finger(self, action: str, finger_id: int | str | None = None) -> None:
+        """place (a person's finger: an id), unknown (nobody enrolled), or remove."""
+        with self.lock:
+            if action == "place" and finger_id is not None:
+                self.r503.place_finger(finger_id)
+            elif action == "unknown":
+                self.r503.place_unknown()
+            elif action == "remove":
+                self.r503.remove_finger()
+            else:
+                raise ValueError("finger: place ID, unknown, or remove")
 
     def press(self, name: str, hold_s: float = 0.15) -> None:
         """Hold a button down for hold_s (in the background), as a finger would."""
@@ -102,8 +140,18 @@ class Parts:
                 if op == _PIN_READ:
                     pin = self.pins.get(payload.decode())
                     return (0, bytes((pin.value(),))) if pin else (_ENODEV, b"")
-                if op in (_UART_WRITE, _UART_READ):
-                    return _ENODEV, b""  # no UART part is wired yet
+                if op == _UART_WRITE:
+                    uart = self.uarts.get(payload[0])
+                    if uart is None:
+                        return _ENODEV, b""
+                    uart.write(payload[1:])
+                    return 0, b""
+                if op == _UART_READ:
+                    port, n = struct.unpack(">BH", payload)
+                    uart = self.uarts.get(port)
+                    if uart is None:
+                        return _ENODEV, b""
+                    return 0, bytes(uart.read(n) or b"")
             except OSError as e:
                 return (e.errno or _ENODEV), b""
             return _EINVAL, b""

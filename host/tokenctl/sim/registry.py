@@ -121,13 +121,17 @@ def _tail(path: Path, lines: int = 15) -> str:
 def start_background(
     state_dir=None,
     baud=None,
-    heap="128K",
+    heap=None,
     tcp=False,
     timeout=20,
     entry="main",
     extra_path=None,
 ) -> dict:
     """Start a supervisor in the background; returns its record once the port exists."""
+    if heap is None:
+        from tokenctl.sim.token import DEFAULT_HEAP
+
+        heap = DEFAULT_HEAP
     if not re.fullmatch(r"\d+[KkMm]?", str(heap)):
         raise InputError(f"bad heap size {heap!r} (e.g. 128K, 2M)")
     if baud is not None and baud < 10:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from tokenctl.errors import TokenError
 from tokenctl.sim import registry
-from tokenctl.sim.token import SimToken
+from tokenctl.sim.token import DEFAULT_HEAP, SimToken
 
 HANDLERS: dict[str, Callable[["Supervisor", dict], dict]] = {}
 
@@ -71,6 +71,24 @@ def _clock(sup, args):
         return {"rtc": sup.token.parts.clock(args.get("op", "show"), args.get("value"))}
     except ValueError as e:
         return {"ok": False, "error": str(e)}
+
+
+@command("screenshot")
+def _screenshot(sup, args):
+    try:
+        size = sup.token.parts.screenshot(args["path"], int(args.get("scale", 4)))
+    except (KeyError, ValueError, OSError) as e:
+        return {"ok": False, "error": f"screenshot failed: {e}"}
+    return {"path": args["path"], "size": list(size)}
+
+
+@command("finger")
+def _finger(sup, args):
+    try:
+        sup.token.parts.finger(args.get("action", ""), args.get("id"))
+    except ValueError as e:
+        return {"ok": False, "error": str(e)}
+    return {}
 
 
 @command("press")
@@ -137,7 +155,7 @@ def main(argv=None) -> int:
     parser.add_argument("--state", required=True, help="the token's state folder")
     parser.add_argument("--id", default=None)
     parser.add_argument("--baud", type=int, default=None)
-    parser.add_argument("--heap", default="128K")
+    parser.add_argument("--heap", default=DEFAULT_HEAP)
     parser.add_argument("--tcp", action="store_true")
     parser.add_argument("--entry", default="main", help="module to run (tests use an echo)")
     parser.add_argument("--extra-path", default=None, help="folder put first on MICROPYPATH")

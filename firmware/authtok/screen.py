@@ -1,0 +1,130 @@
+"""What the display shows, and when it is refreshed.
+
+The UI task calls `update()` a few times a second. A full redraw happens only when what is
+shown changes (another account, a new code at the period boundary, lock state, warnings);
+otherwise only the countdown bar's page is sent (128 bytes instead of 1 KiB). The screen
+sleeps after an idle time and wakes on a button. Codes are never drawn while the token is
+locked or its clock is untrusted.
+"""
+
+import time
+
+from authtok import otp, ui, vault
+
+
+class Screen:
+    def __init__(self, display, dev, sleep_s=30):
+        self.disp = display
+        self.dev = dev
+        self.sleep_s = sleep_s
+        self.index = 0  # the account shown
+        self.revealed = None  # (index, code, counter) shown on demand (HOTP, touch)
+        self.message = None  # (title, lines) shown instead of the rest, until cleared
+        self.pin = None  # a PIN being typed with the buttons (frontpanel.PinEntry)
+        self._shown = None  # what the last full draw showed
+        self._bar = None
+        self._rec = None  # (generation, index, record) of the account shown
+        self.awake = True
+        self._active = time.ticks_ms()
+
+    # --- input ------------------------------------------------------------------------------
+
+    def activity(self):
+        """A button or the sensor was used: wake up, stay up."""
+        self._active = time.ticks_ms()
+        if not self.awake:
+            self.awake = True
+            self.disp.wake()
+            self._shown = None
+
+    def move(self, step):
+        total = self.dev.vault.count
+        if total:
+            self.index = (self.index + step) % total
+        self.revealed = None
+
+    def show_message(self, title, lines=()):
+        self.message = (title, lines)
+        self._shown = None
+
+    def clear_message(self):
+        self.message = None
+        self._shown = None
+
+    # --- output -----------------------------------------------------------------------------
+
+    def record(self):
+        """The shown account's record, re-read from flash only when the vault changed."""
+        dev = self.dev
+        total = dev.vault.count
+        if not total:
+            return None
+        self.index = min(self.index, total - 1)
+        key = (dev.vault.generation, self.index)
+        if self._rec is None or self._rec[0] != key:
+            self._rec = (key, dev.vault.page(self.index, 1)[0])
+        return self._rec[1]
+
+    def update(self):
+        if not self.awake:
+            return
+        if time.ticks_diff(time.ticks_ms(), self._active) > self.sleep_s * 1000:
+            self.awake = False
+            self.disp.sleep()
+            return
+        shown, bar = self._compose()
+        if shown != self._shown:
+            self._draw(shown, bar)
+            self.disp.show()
+            self._shown = shown
+            self._bar = bar
+        elif bar is not None and bar != self._bar:
+            ui.draw_bar(self.disp, bar[0], bar[1])
+            self.disp.show_pages(ui.BAR_PAGE, ui.BAR_PAGE)
+            self._bar = bar
+
+    def _compose(self):
+        """(what to draw, (seconds_left, period) of the bar or None)."""
+        dev = self.dev
+        if self.pin is not None:
+            return ("pin", len(self.pin.digits), self.pin.current, dev.lock.tries_left), None
+        if self.message:
+            return ("msg",) + self.message, None
+        if dev.corrupt:
+            return ("msg", "Vault damaged", ("Restore a backup", "or wipe the token")), None
+        if not dev.lock.is_open():
+            return ("locked", dev.lock_reason()), None
+        rec = self.record()
+        if rec is None:
+            return ("empty",), None
+        acc = vault.Account(rec)
+        warnings = dev.warnings()
+        code, left = None, 0
+        if acc.hotp or acc.touch:
+            if self.revealed and self.revealed[0] == self.index:
+                code = self.revealed[1]
+        if not acc.hotp and "clock" not in warnings:
+            now = dev.clock.now()
+            left = otp.seconds_left(now, acc.period)
+            if not acc.touch:
+                code = otp.totp(acc.secret, now, acc.period, acc.alg, acc.digits)
+        bar = None if acc.hotp or "clock" in warnings else (left, acc.period)
+        shown = ("acct", acc.issuer, acc.name, code, acc.period, self.index + 1,
+                 dev.vault.count, acc.hotp, acc.touch, warnings)
+        return shown, bar
+
+    def _draw(self, shown, bar):
+        fb = self.disp
+        kind = shown[0]
+        if kind == "msg":
+            ui.draw_message(fb, shown[1], shown[2])
+        elif kind == "pin":
+            ui.draw_pin_entry(fb, shown[1], shown[2], shown[3])
+        elif kind == "locked":
+            ui.draw_locked(fb, shown[1], self.dev.warnings())
+        elif kind == "empty":
+            ui.draw_empty(fb)
+        else:
+            _, issuer, name, code, period, index, total, hotp, touch, warnings = shown
+            ui.draw_account(fb, issuer, name, code, bar[0] if bar else 0, period, index,
+                            total, hotp, touch, warnings)
