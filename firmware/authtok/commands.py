@@ -1,4 +1,5 @@
 """The serial protocol's operations (docs/protocol.md): one small function each.
+Kept small: its bytecode lives in the heap (tests/firmware/test_heap_core.py).
 
 Every handler takes the device and the request and returns the response fields. Handlers
 marked as needing the PIN run only while the token is open. No handler returns a secret.
@@ -9,12 +10,14 @@ import json
 import sys
 import time
 
+from micropython import const
+
 from authtok import VERSION, otp, vault
 from authtok import log as evlog
 from authtok.errors import Error, bad_param
 
 PAGE = 16  # at most this many accounts per response page ...
-_PAGE_BYTES = 3000  # ... and at most this much JSON, so a page frame stays under MAX_LINE
+_PAGE_BYTES = const(3000)  # ... and at most this much JSON, so a page frame stays under MAX_LINE
 
 
 def is_int(v):
@@ -25,19 +28,20 @@ def _ref(dev, req):
     """(position, record) of the account the request names."""
     i, n = req.get("i", ""), req.get("n")
     if not isinstance(i, str) or not isinstance(n, str):
-        raise bad_param("name the account by issuer (i) and name (n)")
+        raise bad_param("need i and n")
     return dev.vault.find(i, n)
 
 
-def _page(dev, req, item):
-    """item(record) for the accounts from offset `o` on, as many as fit one response frame."""
+def _page(dev, req, now=None):
+    """The accounts from offset `o` on (their codes at `now` if given), as many as fit one
+    response frame."""
     off = req.get("o", 0)
     if not is_int(off) or off < 0:
-        raise bad_param("offset must be a non-negative integer")
+        raise bad_param("bad offset")
     out = []  # type: list[dict]
     size = 0
     for rec in dev.vault.page(off, PAGE):
-        it = item(rec)
+        it = vault.Account(rec).public() if now is None else _code_item(dev, rec, now)
         size += len(json.dumps(it))
         if out and size > _PAGE_BYTES:
             break
@@ -48,37 +52,38 @@ def _page(dev, req, item):
 def info(dev, req):
     gc.collect()  # report what is really free, not what garbage happens to hold
     return {
-        "proto": 1, "fw": VERSION, "board": dev.board, "serial": dev.serial,
-        "heap_free": gc.mem_free(), "accounts": dev.vault.count,
-        "max_accounts": vault.MAX_ACCOUNTS, "pin": dev.lock.pin_set,
-        "locked": not dev.lock.is_open(), "tries_left": dev.lock.tries_left,
+        "proto": 1,
+        "fw": VERSION,
+        "board": dev.board,
+        "serial": dev.serial,
+        "heap_free": gc.mem_free(),
+        "accounts": dev.vault.count,
+        "max_accounts": vault.MAX_ACCOUNTS,
+        "pin": dev.lock.pin_set,
+        "locked": not dev.lock.is_open(),
+        "tries_left": dev.lock.tries_left,
         "vault": "corrupt" if dev.corrupt else "ok",
-        "lock_state": "corrupt" if dev.lock.corrupt else "ok", "clock": time_get(dev, req),
-        "app_lock": dev.lock.state(), "display": dev.display is not None,
+        "lock_state": "corrupt" if dev.lock.corrupt else "ok",
+        "clock": time_get(dev, req),
+        "app_lock": dev.lock.state(),
+        "display": dev.display is not None,
         "sensor": dev.sensor is not None,
     }
 
 
-def _now(dev):
+def _now(dev, trusted=False):
     try:
-        return dev.clock.now()
+        return dev.clock.trusted() if trusted else dev.clock.now()
     except OSError:
-        raise Error("rtc_error", "the clock chip did not answer") from None
-
-
-def _trusted(dev):
-    try:
-        return dev.clock.trusted()
-    except OSError:
-        raise Error("rtc_error", "the clock chip did not answer") from None
+        raise Error("rtc_error", "clock chip silent") from None
 
 
 def time_get(dev, req):
-    return {"now": _now(dev), "trusted": _trusted(dev), "last_sync": dev.conf.get("sync")}
+    return {"now": _now(dev), "trusted": _now(dev, 1), "last_sync": dev.conf.get("sync")}
 
 
 def acct_list(dev, req):
-    return {"total": dev.vault.count, "a": _page(dev, req, lambda r: vault.Account(r).public())}
+    return {"total": dev.vault.count, "a": _page(dev, req)}
 
 
 def _code_item(dev, rec, now, i=None):
@@ -92,14 +97,14 @@ def _code_item(dev, rec, now, i=None):
         item["k"] = "hotp"
         if i is not None:
             if acc.counter >= 0xFFFFFFFFFFFFFFFF:
-                raise Error("counter_exhausted", "this HOTP account has used every counter")
+                raise Error("counter_exhausted", "no counter left")
             # The counter moves on in flash before the code leaves the token.
             dev.vault.replace(i, vault.with_counter(rec, acc.counter + 1))
             item["code"] = otp.hotp(acc.secret, acc.counter, acc.alg, acc.digits)
             item["c"] = acc.counter
     else:
-        if not _trusted(dev):
-            raise Error("clock_untrusted", "the clock lost power: run `tokenctl time sync` first")
+        if not _now(dev, 1):
+            raise Error("clock_untrusted", "clock lost: time sync")
         item["code"] = otp.totp(acc.secret, now, acc.period, acc.alg, acc.digits)
         item["left"] = otp.seconds_left(now, acc.period)
         item["p"] = acc.period
@@ -114,8 +119,7 @@ def code(dev, req):
         if vault.Account(rec).touch:
             return _touched(dev, i, req)
         return {"now": now, "c": [_code_item(dev, rec, now, i)], "total": 1}
-    return {"now": now, "c": _page(dev, req, lambda r: _code_item(dev, r, now)),
-            "total": dev.vault.count}
+    return {"now": now, "c": _page(dev, req, now), "total": dev.vault.count}
 
 
 async def _touched(dev, i, req):
@@ -123,7 +127,7 @@ async def _touched(dev, i, req):
     as a YubiKey asks for a touch."""
     sensor = dev.sensor
     if sensor is None:
-        raise Error("no_sensor", "this account needs a finger, and the sensor does not answer")
+        raise Error("no_sensor", "no sensor")
     if dev.screen:
         dev.screen.activity()
         dev.screen.show_message("Touch sensor", ("for a code",))
@@ -132,10 +136,10 @@ async def _touched(dev, i, req):
         try:
             page = await sensor.wait_match(req.get("timeout_ms", 20000))
         except Exception:
-            raise Error("touch_timeout", "no finger was placed on the token in time") from None
+            raise Error("touch_timeout", "no finger") from None
         if page is None:
             dev.event(evlog.BAD_FINGER, 0)
-            raise Error("bad_finger", "finger not recognised: no code")
+            raise Error("bad_finger", "bad finger")
     finally:
         dev.enrolling = False
         if dev.screen:
@@ -149,8 +153,7 @@ def unlock(dev, req):
     try:
         dev.lock.verify(req.get("pin"))
     except Error as e:
-        dev.event(evlog.BAD_PIN if e.code == "bad_pin" else evlog.PIN_BLOCKED,
-                  dev.lock.tries_left)
+        dev.event(evlog.BAD_PIN if e.code == "bad_pin" else evlog.PIN_BLOCKED, dev.lock.tries_left)
         raise
     dev.event(evlog.UNLOCK_PIN)
     return {}
@@ -162,40 +165,36 @@ def lock(dev, req):
     return {}
 
 
-# op: (handler, needs the token open, allowed while the vault is corrupt); a handler of
-# None is in admin.py, loaded for the request and dropped after.
+# op: flags. The handler is the op's name with "_" for ".": here, or in provision.py or
+# admin.py, loaded for the request and dropped after.
+_OPEN = const(1)  # needs the token open
+_CORRUPT_OK = const(2)  # allowed while the vault is corrupt
+_PROV = const(4)  # in provision.py
+_ADMIN = const(8)  # in admin.py
 OPS = {
-    "info": (info, False, True),
-    "time.get": (time_get, False, True),
-    "time.set": ("provision", True, True),
-    "acct.add": ("provision", True, False),
-    "acct.list": (acct_list, True, False),
-    "acct.rename": ("provision", True, False),
-    "acct.remove": ("provision", True, False),
-    "acct.move": ("provision", True, False),
-    "acct.touch": ("admin", True, False),
-    "code": (code, True, False),
-    "pin.set": ("provision", False, False),
-    "pin.change": ("provision", False, False),
-    "unlock": (unlock, False, False),
-    "lock": (lock, False, True),
-    "fp.enroll": ("admin", True, True),
-    "fp.list": ("admin", True, True),
-    "fp.remove": ("admin", True, True),
-    "settings.get": ("admin", True, True),
-    "settings.set": ("admin", True, True),
-    "log.read": ("admin", False, True),  # no secret is ever logged: readable while locked
-    "log.clear": ("admin", True, True),
-    "wipe": ("admin", False, True),  # asks for the PIN itself
+    "info": _CORRUPT_OK,
+    "time.get": _CORRUPT_OK,
+    "time.set": _OPEN | _CORRUPT_OK | _PROV,
+    "acct.add": _OPEN | _PROV,
+    "acct.list": _OPEN,
+    "acct.rename": _OPEN | _PROV,
+    "acct.remove": _OPEN | _PROV,
+    "acct.move": _OPEN | _PROV,
+    "acct.touch": _OPEN | _ADMIN,
+    "code": _OPEN,
+    "pin.set": _PROV,
+    "pin.change": _PROV,
+    "unlock": 0,
+    "lock": _CORRUPT_OK,
+    "fp.enroll": _OPEN | _CORRUPT_OK | _ADMIN,
+    "fp.list": _OPEN | _CORRUPT_OK | _ADMIN,
+    "fp.remove": _OPEN | _CORRUPT_OK | _ADMIN,
+    "settings.get": _OPEN | _CORRUPT_OK | _ADMIN,
+    "settings.set": _OPEN | _CORRUPT_OK | _ADMIN,
+    "log.read": _CORRUPT_OK | _ADMIN,  # no secret is ever logged: readable while locked
+    "log.clear": _OPEN | _CORRUPT_OK | _ADMIN,
+    "wipe": _CORRUPT_OK | _ADMIN,  # asks for the PIN itself
 }
-
-
-def _handler(entry, op):
-    """The function for op; a module named by a string is loaded now (and dropped after)."""
-    if not isinstance(entry, str):
-        return entry
-    mod = __import__("authtok." + entry, None, None, (entry,))
-    return getattr(mod, op.replace(".", "_"))
 
 
 def drop(name):
@@ -217,7 +216,7 @@ def dispatch(dev, req):
     except StopIteration as e:
         return e.value
     coro.close()
-    raise RuntimeError("this operation waits for a person: use dispatch_async")
+    raise RuntimeError("use dispatch_async")
 
 
 async def dispatch_async(dev, req):
@@ -228,37 +227,40 @@ async def dispatch_async(dev, req):
     if op != "acct.add":
         dev.drop_batch()  # a batch ends with its last frame, or not at all
     try:
-        entry = OPS.get(op) if isinstance(op, str) else None
-        if entry is None:
-            raise Error("unknown_op", "unknown operation")
-        handler, needs_open, when_corrupt = entry
-        if dev.corrupt and not when_corrupt:
-            raise Error("vault_corrupt", "the vault failed its integrity check; it is kept "
-                        "untouched, and accounts stay unavailable until it is restored or wiped")
-        if needs_open:
+        flags = OPS.get(op) if isinstance(op, str) else None
+        if flags is None:
+            raise Error("unknown_op", "unknown op")
+        if dev.corrupt and not flags & _CORRUPT_OK:
+            raise Error("vault_corrupt", "vault corrupt: restore or wipe")
+        if flags & _OPEN:
             dev.lock.require()
             dev.lock.touch(time.ticks_ms())
-        resp = _handler(handler, op)(dev, req)
+        name = op.replace(".", "_")
+        if flags & (_PROV | _ADMIN):
+            mod = "provision" if flags & _PROV else "admin"
+            handler = getattr(__import__("authtok." + mod, None, None, (mod,)), name)
+        else:
+            handler = globals()[name]
+        resp = handler(dev, req)
         if not isinstance(resp, dict):
             resp = await resp
         resp["ok"] = 1
-    except Error as e:
-        dev.drop_batch()  # a failed frame ends its batch: nothing of it is kept
-        resp = {"err": e.code, "msg": e.msg}
-        resp.update(e.extra)
-    except MemoryError as e:
-        dev.drop_batch()
-        sys.print_exception(e, sys.stderr)
-        gc.collect()
-        resp = {"err": "no_memory", "msg": "the token ran out of memory for this request"}
-    except OSError as e:
-        dev.drop_batch()
-        dev.log("flash error in %s: %r" % (op, e))
-        resp = {"err": "flash_error", "msg": "the token could not write its flash; nothing changed"}
     except Exception as e:  # a bug must cost one answer, never the serve loop
-        dev.drop_batch()
-        sys.print_exception(e, sys.stderr)
-        resp = {"err": "internal", "msg": "internal error in the token"}
+        dev.drop_batch()  # a failed frame ends its batch: nothing of it is kept
+        if isinstance(e, Error):
+            resp = {"err": e.code, "msg": e.msg}
+            resp.update(e.extra)
+        elif isinstance(e, OSError):
+            dev.log("flash error in %s: %r" % (op, e))
+            resp = {"err": "flash_error", "msg": "flash error: no change"}
+        else:
+            sys.print_exception(e, sys.stderr)
+            gc.collect()
+            resp = (
+                {"err": "no_memory", "msg": "out of memory"}
+                if isinstance(e, MemoryError)
+                else {"err": "internal", "msg": "internal error"}
+            )
     if op != "acct.add" or not req.get("more"):  # a batch keeps provision until its end
         drop("provision")
     drop("admin")

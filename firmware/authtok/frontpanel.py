@@ -21,7 +21,7 @@ class PinEntry:
     """A PIN typed with three buttons: up/down change the digit, OK takes it, long OK sends."""
 
     def __init__(self):
-        self.digits = []
+        self.digits = ""  # the digits taken so far
         self.current = 0
 
     def key(self, name, kind):
@@ -31,12 +31,12 @@ class PinEntry:
         elif name == "down":
             self.current = (self.current - 1) % 10
         elif name == "ok" and kind == "short":
-            self.digits.append(self.current)
+            self.digits += str(self.current)
             self.current = 0
         elif name == "ok" and kind == "long":
             if len(self.digits) < 4:
-                self.digits.append(self.current)
-            return "".join(str(d) for d in self.digits)
+                self.digits += str(self.current)
+            return self.digits
         return None
 
 
@@ -46,119 +46,116 @@ async def ui_loop(dev):
             dev.event(evlog.AUTO_LOCK)
         try:
             dev.screen.update()
-        except Error:
+        except (Error, OSError):
             pass  # e.g. the clock chip did not answer: try again next time
-        except OSError:
-            pass
         await asyncio.sleep_ms(_UI_MS)
 
 
 async def button_loop(dev):
     while True:
         name, kind = await dev.buttons.next()
+        lock = dev.lock
         screen = dev.screen
         screen.activity()
-        if dev.lock.is_open():
-            dev.lock.touch(time.ticks_ms())
+        if lock.is_open():
+            lock.touch(time.ticks_ms())
             screen.pin = None
             if name == "up":
                 screen.move(-1)
             elif name == "down":
                 screen.move(1)
             elif name == "ok" and kind == "long":
-                dev.lock.lock()
+                lock.lock()
                 dev.event(evlog.LOCK)
             elif name == "ok":
                 _reveal(dev)
-            continue
-        if screen.message and screen.pin is None:
-            screen.clear_message()
-            continue
-        if screen.pin is None:
-            if name == "ok" and dev.lock.pin_set:
-                screen.pin = PinEntry()
-            continue
-        entered = screen.pin.key(name, kind)
-        if entered is None:
-            continue
-        screen.pin = None
-        try:
-            dev.lock.verify(entered)
-            dev.event(evlog.UNLOCK_PIN)
-        except Error as e:
-            dev.event(evlog.BAD_PIN, dev.lock.tries_left)
-            screen.show_message("Wrong PIN" if e.code == "bad_pin" else "PIN refused", e.msg)
-
-
-def _reveal(dev):
-    """OK on an HOTP account: its counter moves on in flash, then the code shows. A
-    touch-required account waits for a finger instead (finger_loop)."""
-    screen = dev.screen
-    rec = screen.record()
-    if rec is None:
-        return
-    acc = vault.Account(rec)
-    if acc.touch:
-        dev.touch_pending = screen.index
-        return
-    if acc.hotp:
-        if acc.counter >= 0xFFFFFFFFFFFFFFFF:
-            return
-        dev.vault.replace(screen.index, vault.with_counter(rec, acc.counter + 1))
-        code = otp.hotp(acc.secret, acc.counter, acc.alg, acc.digits)
-        screen.revealed = (screen.index, code, acc.counter)
-
-
-async def finger_loop(dev):
-    sensor = dev.sensor
-    while True:
-        await asyncio.sleep_ms(_FINGER_MS)
-        wants = (not dev.lock.is_open() and dev.lock.pin_set) or dev.touch_pending is not None
-        if not wants or dev.enrolling:
-            continue
-        try:
-            if not sensor.finger_present():
+        elif screen.pin is not None:
+            entered = screen.pin.key(name, kind)
+            if entered is None:
                 continue
-            dev.screen.activity()
-            if dev.touch_pending is not None and dev.lock.is_open():
-                await _touch_code(dev)
-            else:
-                await _finger_unlock(dev)
-            await sensor.wait_lift(5000)
-        except Exception as e:  # a sensor hiccup must not stop the loop
-            dev.log("fingerprint: %r" % e)
+            screen.pin = None
+            try:
+                lock.verify(entered)
+                dev.event(evlog.UNLOCK_PIN)
+            except Error as e:
+                dev.event(evlog.BAD_PIN, lock.tries_left)
+                screen.show_message("Wrong PIN" if e.code == "bad_pin" else "PIN refused", e.msg)
+        elif screen.message:
+            screen.clear_message()
+        elif name == "ok" and lock.pin_set:
+            screen.pin = PinEntry()
 
 
-async def _finger_unlock(dev):
-    try:
-        dev.lock.finger_begin()  # paid before the sensor's verdict
-    except Error as e:
-        dev.screen.show_message("Finger refused", e.msg)
-        return
-    dev.sensor.img2tz(1)
-    page = dev.sensor.search(1)
-    try:
-        dev.lock.finger_result(page is not None, page)
-        dev.event(evlog.UNLOCK_FINGER, page or 0)
-        dev.screen.clear_message()
-    except Error as e:
-        dev.event(evlog.BAD_FINGER, dev.lock.get("f"))
-        dev.screen.show_message("Not recognised", e.msg)
-
-
-async def _touch_code(dev):
-    """A fresh, matching finger reveals the pending touch-required code."""
-    index, dev.touch_pending = dev.touch_pending, None
-    dev.sensor.img2tz(1)
-    if dev.sensor.search(1) is None:
-        dev.event(evlog.BAD_FINGER, 0)
-        dev.screen.show_message("Not recognised", "No code without your finger")
-        return
-    rec = dev.vault.page(index, 1)[0]
-    acc = vault.Account(rec)
+def _reveal(dev, index=None):
+    """OK on the account shown (index None): an HOTP account's counter moves on in flash,
+    then the code shows; a touch-required account waits for a finger instead (finger_loop),
+    which then reveals the code of account `index`."""
+    screen = dev.screen
+    if index is None:
+        rec = screen.record()
+        if rec is None:
+            return
+        index = screen.index
+        acc = vault.Account(rec)
+        if acc.touch:
+            dev.touch_pending = index
+            return
+        if not acc.hotp or acc.counter >= 0xFFFFFFFFFFFFFFFF:
+            return
+    else:
+        rec = dev.vault.page(index, 1)[0]
+        acc = vault.Account(rec)
     if acc.hotp:
         dev.vault.replace(index, vault.with_counter(rec, acc.counter + 1))
         code = otp.hotp(acc.secret, acc.counter, acc.alg, acc.digits)
     else:
         code = otp.totp(acc.secret, dev.clock.now(), acc.period, acc.alg, acc.digits)
-    dev.screen.revealed = (index, code, acc.counter)
+    screen.revealed = (index, code, acc.counter)
+
+
+async def finger_loop(dev):
+    """A finger unlocks a locked token; while a touch-required code is pending (and the token
+    open), a fresh, matching finger reveals it instead."""
+    sensor = dev.sensor
+    while True:
+        await asyncio.sleep_ms(_FINGER_MS)
+        lock = dev.lock
+        wants = (not lock.is_open() and lock.pin_set) or dev.touch_pending is not None
+        if not wants or dev.enrolling:
+            continue
+        try:
+            if not sensor.finger_present():
+                continue
+            screen = dev.screen
+            screen.activity()
+            index = dev.touch_pending
+            touch = index is not None and lock.is_open()
+            title, msg = "Not recognised", None
+            if touch:
+                dev.touch_pending = None
+            else:
+                try:
+                    lock.finger_begin()  # paid before the sensor's verdict
+                except Error as e:
+                    title, msg = "Finger refused", e.msg
+            if msg is None:
+                sensor.img2tz(1)
+                page = sensor.search(1)
+                if touch and page is None:
+                    dev.event(evlog.BAD_FINGER, 0)
+                    msg = "No code without your finger"
+                elif touch:
+                    _reveal(dev, index)
+                else:
+                    try:
+                        lock.finger_result(page is not None, page)
+                        dev.event(evlog.UNLOCK_FINGER, page or 0)
+                        screen.clear_message()
+                    except Error as e:
+                        dev.event(evlog.BAD_FINGER, lock.get("f"))
+                        msg = e.msg
+            if msg is not None:
+                screen.show_message(title, msg)
+            await sensor.wait_lift(5000)
+        except Exception as e:  # a sensor hiccup must not stop the loop
+            dev.log("fingerprint: %r" % e)

@@ -8,7 +8,8 @@ the counters and the policy settings (keys of the sealed JSON object):
     w     wrong PINs since the last     f  failed finger matches since the last success
           correct one (for wipe_after)  m, x, a  max_tries, wipe_after, auto_lock_s
 
-`get(key)` reads them with their defaults (one method, not a property each: each costs heap).
+`get(key)` reads them with their defaults (one method, not a property each: each costs heap);
+`pin_set` and `tries_left` are plain attributes that `load` and `save` keep up to date.
 
 Rules (docs/protocol.md §9):
 
@@ -45,41 +46,41 @@ from time import ticks_diff
 from authtok.errors import Error
 from authtok.store import Corrupt, same
 
+# Heap: the firmware runs from .mpy, whose bytecode lives in the heap; every function, long
+# string and module-level entry costs there (tests/firmware/test_heap_front.py).
 MAX_TRIES = 8  # default of the max_tries setting
 BRAKE = 3  # wrong PINs in a row before a power cycle is needed
 FINGER_LIMIT = 5  # failed finger matches in a row before the PIN is needed
-AUTO_LOCK_S = 300  # default of the auto_lock_s setting
-_ITERATIONS = 2000
-_DEFAULTS = {"m": MAX_TRIES, "a": AUTO_LOCK_S}  # every other number defaults to 0
-_SETTINGS = {"max_tries": "m", "wipe_after": "x", "auto_lock_s": "a"}  # a wipe keeps these
+_SETTINGS = {"max_tries": "m", "wipe_after": "x", "auto_lock_s": "a"}  # a wipe keeps "mxa"
 
 
-def pbkdf2(pin, salt, iterations=_ITERATIONS):
+def pbkdf2(pin, salt, iterations=2000):
     """PBKDF2-HMAC-SHA256, one 32-byte block (RFC 8018), on hashlib alone."""
-    import hashlib
+    from hashlib import sha256
 
-    key = pin if len(pin) <= 64 else hashlib.sha256(pin).digest()
+    key = pin if len(pin) <= 64 else sha256(pin).digest()
     key = key + bytes(64 - len(key))
-    ipad = bytes(b ^ 0x36 for b in key)
-    opad = bytes(b ^ 0x5C for b in key)
-
-    def prf(msg):
-        return hashlib.sha256(opad + hashlib.sha256(ipad + msg).digest()).digest()
-
-    u = prf(salt + b"\x00\x00\x00\x01")
-    acc = int.from_bytes(u, "big")
-    for _ in range(iterations - 1):
-        u = prf(u)
+    ipad = bytearray(64)
+    opad = bytearray(64)
+    for i in range(64):
+        ipad[i] = key[i] ^ 0x36
+        opad[i] = key[i] ^ 0x5C
+    u = salt + b"\x00\x00\x00\x01"
+    acc = 0
+    for _ in range(iterations):  # U1 = PRF(salt || INT(1)), then Un = PRF(Un-1)
+        u = sha256(opad + sha256(ipad + u).digest()).digest()
         acc ^= int.from_bytes(u, "big")
     return acc.to_bytes(32, "big")
 
 
 def check_pin_format(pin):
-    if not isinstance(pin, str) or not 4 <= len(pin) or len(pin.encode()) > 64:
-        raise Error("bad_param", "PIN must be 4 characters or more, and at most 64 bytes")
-    for ch in pin:
-        if 0xD800 <= ord(ch) <= 0xDFFF:  # half a JSON surrogate pair: send UTF-8 instead
-            raise Error("bad_param", "PIN must be valid text")
+    """The PIN as bytes: 4 characters or more, at most 64 bytes, and no half of a JSON
+    surrogate pair (send UTF-8 instead)."""
+    ok = isinstance(pin, str) and 4 <= len(pin) and len(pin.encode()) <= 64
+    for ch in pin if ok else "":
+        ok = ok and not 0xD800 <= ord(ch) <= 0xDFFF
+    if not ok:
+        raise Error("bad_param", "PIN: 4 chars to 64 bytes")
     return pin.encode()
 
 
@@ -90,72 +91,78 @@ class Lock:
         self._sealed = sealed
         self._random = random
         self._on_wipe = on_wipe
-        self.saved = {}  # the sealed state as last read or written
-        self.unlocked = False
-        self.corrupt = False
+        self.unlocked = self.corrupt = self._charged = False
+        # _charged: finger_begin paid for the attempt finger_result reports
         self.finger_id = None  # the sensor's id of the finger that last unlocked (RAM only)
         self._row = 0  # wrong PINs in a row since boot: the brake (RAM only, by design)
         self._idle = None  # ticks_ms of the last activity; None: start at the next tick
-        self._charged = False  # finger_begin paid for the attempt finger_result reports
+        self.saved = {}  # type: dict
+        self.save({}, False)  # sets saved, pin_set and tries_left
 
     def load(self):
         """Read the lock state. A damaged one fails closed: locked, and no PIN can open it."""
         try:
             plain = self._sealed.load()
         except Corrupt:
-            self.corrupt = True
+            self.corrupt = self.pin_set = True
             raise
-        self.saved = json.loads(plain) if plain else {}
+        self.save(json.loads(plain) if plain else {}, False)
 
-    def save(self, new_state=None):
-        """Persist `new_state` (default: the current one); RAM (`saved`) follows only a
-        successful write."""
+    def save(self, new_state=None, write=True):
+        """Persist `new_state` (default: the current one); RAM (`saved`, `pin_set`,
+        `tries_left`) follows only a successful write. `write=False`: RAM only (load)."""
         new_state = self.saved if new_state is None else new_state
-        self._sealed.save((json.dumps(new_state).encode(),))
-        self.saved = new_state
-
-    # -- what the state says (plain lookups: every property would cost the heap)
+        if write:
+            self._sealed.save((json.dumps(new_state).encode(),))
+        self.saved = new_state  # the sealed state as last read or written
+        self.pin_set = self.corrupt or "h" in new_state
+        self.tries_left = self.get("t")
 
     def get(self, key):
         """A number from the saved state (module docstring), or its default."""
         if key == "t":
             return self.saved.get("t", self.get("m"))
-        return self.saved.get(key, _DEFAULTS.get(key, 0))
+        default = MAX_TRIES if key == "m" else 300 if key == "a" else 0  # auto_lock_s 300
+        return self.saved.get(key, default)
 
-    @property
-    def pin_set(self):
-        return self.corrupt or "h" in self.saved
-
-    @property
-    def tries_left(self):
-        return self.get("t")
-
-    def wipe_due(self):
+    def wipe_due(self, refuse=False):
         """The wrong PIN that reached wipe_after was paid for, but the wipe did not finish:
-        the token stays locked until it is done (app at boot, or the next attempt)."""
-        return self.pin_set and 0 < self.get("x") <= self.get("w")
+        the token stays locked until it is done (app at boot, or the next attempt).
+
+        `refuse=True` (private): raise the refusals PIN and finger share, in the order of the
+        module docstring, finishing a due wipe (one method: each costs heap)."""
+        due = self.pin_set and 0 < self.get("x") <= self.get("w")
+        if refuse:
+            if self.corrupt:
+                raise Error("lock_corrupt", "PIN state damaged")
+            if not self.pin_set:
+                raise Error("pin_not_set", "no PIN set")
+            if due:
+                self.wipe()
+                raise Error("wiped", "wiped after wrong PINs")
+        return due
 
     def is_open(self):
         return not self.corrupt and not self.wipe_due() and (self.unlocked or not self.pin_set)
 
     def require(self):
         if not self.is_open():
-            raise Error("locked", "the token is locked: unlock it with the PIN")
+            raise Error("locked", "token locked: enter PIN")
 
     def state(self):
         """The lock's state for the protocol (no secret in it)."""
         f = self.get("f")
-        return {
-            "pin": self.pin_set,
-            "locked": not self.is_open(),
-            "tries_left": self.get("t"),
-            "max_tries": self.get("m"),
-            "wipe_after": self.get("x"),
-            "brake": self._row >= BRAKE,
-            "finger_fails": f,
-            "finger_locked": f >= FINGER_LIMIT,
-            "auto_lock_s": self.get("a"),
-        }
+        return dict(
+            pin=self.pin_set,
+            locked=not self.is_open(),
+            tries_left=self.tries_left,
+            max_tries=self.get("m"),
+            wipe_after=self.get("x"),
+            brake=self._row >= BRAKE,
+            finger_fails=f,
+            finger_locked=f >= FINGER_LIMIT,
+            auto_lock_s=self.get("a"),
+        )
 
     # -- PIN
 
@@ -169,66 +176,55 @@ class Lock:
 
     def verify(self, pin):
         """Check a PIN: refusals that cost nothing first, then pay the try, then compare."""
-        self._usable()
-        if self.get("t") <= 0:
-            raise Error("pin_blocked", "too many wrong PINs: PIN entry is blocked", tries_left=0)
-        if self._row >= BRAKE:
-            msg = "%d wrong PINs in a row: power-cycle the token to try again" % BRAKE
-            raise Error("pin_brake", msg, tries_left=self.get("t"))
-        self.save(dict(self.saved, t=self.get("t") - 1, w=self.get("w") + 1))
+        self.wipe_due(True)
+        t = self.tries_left
+        if t <= 0:
+            raise Error("pin_blocked", "too many wrong PINs", tries_left=0)
+        if self._row >= BRAKE:  # the message says BRAKE (3)
+            raise Error("pin_brake", "3 wrong PINs: power-cycle", tries_left=t)
+        self.save(dict(self.saved, t=t - 1, w=self.get("w") + 1))
         self._row += 1  # after the save: an attempt that was not paid for is not counted
         raw = pin.encode() if isinstance(pin, str) else b""
         if not same(pbkdf2(raw, bytes.fromhex(self.saved["s"])), bytes.fromhex(self.saved["h"])):
             self.unlocked = False
-            self._usable()  # wipes now if this wrong PIN reached wipe_after
-            raise Error("bad_pin", "wrong PIN", tries_left=self.get("t"))
-        self.save(dict(self.saved, t=self.get("m"), w=0, f=0))  # the PIN also frees fingers
-        self._opened()
-
-    def _usable(self):
-        """The refusals PIN and finger share, in the order of the module docstring."""
-        if self.corrupt:
-            raise Error("lock_corrupt", "the PIN state failed its integrity check")
-        if not self.pin_set:
-            raise Error("pin_not_set", "no PIN is set")
-        if self.wipe_due():
-            self.wipe()
-            raise Error("wiped", "too many wrong PINs: the token was wiped")
-
-    def lock(self):
-        self.unlocked = False
-
-    def _opened(self):
-        """A success: open, brake released, and the idle timer restarts at the next tick."""
-        self.unlocked = True
-        self._row = 0
-        self._idle = None
-        self._charged = False
+            self.wipe_due(True)  # wipes now if this wrong PIN reached wipe_after
+            raise Error("bad_pin", "wrong PIN", tries_left=self.tries_left)
+        self.finger_result(True, self.finger_id, 0)  # a success, as a finger's (below)
 
     # -- finger
 
     def finger_begin(self):
         """Pay for a finger attempt before the sensor searches (call it once the sensor holds
         an image), so a power cut after the sensor's verdict cannot hide a failed match."""
-        self._usable()
-        if self.get("f") >= FINGER_LIMIT:
-            raise Error("finger_limit", "too many failed fingers: enter the PIN")
-        self.save(dict(self.saved, f=self.get("f") + 1))
+        self.wipe_due(True)
+        f = self.get("f")
+        if f >= FINGER_LIMIT:
+            raise Error("finger_limit", "too many fails: use PIN")
+        self.save(dict(self.saved, f=f + 1))
         self._charged = True
 
-    def finger_result(self, matched, finger_id=None):
+    def finger_result(self, matched, finger_id=None, w=None):
         """Report the sensor's verdict. A match opens the token and restores the PIN tries
         and the finger counter; a mismatch locks it and raises bad_finger. Pays first if
-        finger_begin was not called."""
-        if not self._charged:
+        finger_begin was not called.
+
+        A success (also `verify`'s, which passes w=0: a correct PIN restarts the wipe_after
+        count, a finger does not): tries restored, fingers freed, open, brake released, and
+        the idle timer restarts at the next tick."""
+        if w is None and not self._charged:
             self.finger_begin()
         self._charged = False
         if not matched:
             self.unlocked = False
             left = FINGER_LIMIT - self.get("f")
             raise Error("bad_finger", "finger not recognised", finger_tries_left=left)
-        self.save(dict(self.saved, t=self.get("m"), f=0))
-        self._opened()
+        new = dict(self.saved, t=self.get("m"), f=0)
+        if w is not None:
+            new["w"] = w
+        self.save(new)
+        self.unlocked = True
+        self._row = 0
+        self._idle = None
         self.finger_id = finger_id
 
     # -- wipe
@@ -240,17 +236,25 @@ class Lock:
             raise RuntimeError("no on_wipe")  # a wiring bug: stay locked
         self._on_wipe()
         old = self.saved  # {} when damaged: nothing of it is trusted
-        self.save({k: old[k] for k in _SETTINGS.values() if k in old})
-        self.corrupt = False
-        self.unlocked = False
+        new = {}
+        for k in "mxa":  # the settings
+            if k in old:
+                new[k] = old[k]
+        self.save(new)
+        self.corrupt = self.unlocked = self.pin_set = self._charged = False
         self._row = 0
-        self._charged = False
 
     # -- auto-lock
 
-    def touch(self, now_ms):
-        """User activity or an authenticated request: the idle time starts over."""
-        self._idle = now_ms
+    def touch(self, now_ms=None):
+        """User activity or an authenticated request: the idle time starts over. As `lock()`
+        (no time): lock now (one method for both: each costs heap)."""
+        if now_ms is None:
+            self.unlocked = False
+        else:
+            self._idle = now_ms
+
+    lock = touch
 
     def tick(self, now_ms):
         """Call often with time.ticks_ms(); True if the token just locked itself for being
@@ -263,22 +267,29 @@ class Lock:
             return False
         if ticks_diff(now_ms, self._idle) < limit:
             return False
-        self.lock()
+        self.unlocked = False
         return True
 
     # -- settings
 
     def set_setting(self, name, value):
         """Change one policy setting; the token must be open (it is its owner's policy).
-        max_tries now also sets the tries (the owner is present), and wipe_after restarts
-        its count of wrong PINs."""
+        max_tries 3..15 (at most wipe_after) now also sets the tries (the owner is present);
+        wipe_after 0 or max_tries..99, only with an on_wipe (or a due wipe could never
+        happen), restarts its count of wrong PINs; auto_lock_s 0 or 15..86400."""
         self.require()
         key = _SETTINGS.get(name) if isinstance(name, str) else None
         if key == "x" and value is None:
             value = 0
-        if key is None or type(value) is not int or not self._allowed(key, value):
-            msg = "max_tries 3..15, wipe_after 0 or max_tries..99, auto_lock_s 0 or 15..86400"
-            raise Error("bad_param", msg)
+        ok = type(value) is int
+        if key == "m":
+            ok = ok and 3 <= value <= 15 and not 0 < self.get("x") < value
+        elif key == "x":
+            ok = ok and (value == 0 or bool(self._on_wipe) and self.get("m") <= value <= 99)
+        else:
+            ok = ok and bool(key) and (value == 0 or 15 <= value <= 86400)
+        if not ok:
+            raise Error("bad_param", "unknown setting or bad value")
         new = dict(self.saved)
         new[key] = value
         if key == "m":
@@ -286,11 +297,3 @@ class Lock:
         elif key == "x":
             new["w"] = 0
         self.save(new)
-
-    def _allowed(self, key, value):
-        """The ranges; wipe_after only with an on_wipe, or a due wipe could never happen."""
-        if key == "m":
-            return 3 <= value <= 15 and not 0 < self.get("x") < value
-        if key == "x":
-            return value == 0 or self._on_wipe is not None and self.get("m") <= value <= 99
-        return value == 0 or 15 <= value <= 86400

