@@ -7,22 +7,23 @@ bench/run.py "Smallest heap". These limits keep the diet from sliding back.
 
 import pytest
 
-# Own cost measured when the limits were set (bytes): errors ~900, store 4576, vault 3744,
-# commands 8352, lock 5632, frontpanel 3296, screen 2688, log 3712, r503 4736.
+# Own cost measured when the limits were set (bytes): errors ~900, store 4576, vault 3744-4000,
+# commands 8352, lock 5632, frontpanel 3296, screen 2688, log 3712, r503 4736-4960. The limits
+# leave ~8% for heap layout, which moves with the length of the temporary folder's path.
 LIMITS = [
-    ("authtok.errors", ["authtok"], 1024),
-    ("authtok.store", ["authtok.mac"], 4700),
-    ("authtok.vault", ["authtok.errors", "authtok.store"], 3900),
-    ("authtok.commands", ["authtok.otp", "authtok.log", "authtok.vault"], 8600),
-    ("authtok.lock", ["authtok.errors", "authtok.store"], 5888),
+    ("authtok.errors", ["authtok"], 1152),
+    ("authtok.store", ["authtok.mac"], 5000),
+    ("authtok.vault", ["authtok.errors", "authtok.store"], 4300),
+    ("authtok.commands", ["authtok.otp", "authtok.log", "authtok.vault"], 9000),
+    ("authtok.lock", ["authtok.errors", "authtok.store"], 6200),
     (
         "authtok.frontpanel",
         ["asyncio", "authtok.errors", "authtok.log", "authtok.otp", "authtok.vault"],
-        3328,
+        3600,
     ),
-    ("authtok.screen", ["authtok.otp", "authtok.ui", "authtok.vault"], 2816),
+    ("authtok.screen", ["authtok.otp", "authtok.ui", "authtok.vault"], 3000),
     ("authtok.log", ["authtok"], 4096),
-    ("drivers.r503", ["drivers", "asyncio"], 5120),
+    ("drivers.r503", ["drivers", "asyncio"], 5376),
 ]
 
 
