@@ -210,3 +210,45 @@ def test_buttons_walk_the_accounts_and_reveal_hotp(sim_only, token):
     )
     assert pages(ram) == pages(want)
     assert token.find("bob")["c"] == 5  # the counter moved on before the code showed
+
+
+def _press(sim, name: str, long: bool = False) -> None:
+    sim.parts.press(name, 1.2 if long else 0.15)
+    time.sleep(1.5 if long else 0.35)  # released, debounced and handled before the next
+
+
+def test_pin_typed_with_the_buttons(sim_only, token):
+    token.set_pin("1234")
+    token.lock()
+    _press(sim_only, "ok")  # starts PIN entry on the locked screen
+    for digit in (1, 2, 3):
+        for _ in range(digit):
+            _press(sim_only, "up")
+        _press(sim_only, "ok")
+    for _ in range(4):
+        _press(sim_only, "up")
+    _press(sim_only, "ok", long=True)  # the last digit, and send
+    assert token.info()["locked"] is False
+    assert 2 in [r[2] for r in token.log()]  # UNLOCK_PIN
+
+
+def test_a_wrong_pin_typed_with_the_buttons_costs_a_try(sim_only, token):
+    token.set_pin("1234")
+    token.lock()
+    _press(sim_only, "ok")
+    for _ in range(3):
+        _press(sim_only, "ok")  # 0, 0, 0
+    _press(sim_only, "ok", long=True)  # 0000
+    info = token.info()
+    assert info["locked"] is True and info["tries_left"] == 7
+
+
+def test_screen_sleeps_when_idle_and_a_button_wakes_it(sim_only, token):
+    token.set_setting("screen_s", 5)
+    token.set_setting("brightness", 40)
+    assert sim_only.parts.ssd1306.contrast == 40
+    time.sleep(6.5)
+    assert sim_only.parts.ssd1306.on is False  # asleep: the panel is off
+    _press(sim_only, "down")
+    _settle()
+    assert sim_only.parts.ssd1306.on is True
