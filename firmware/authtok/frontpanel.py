@@ -10,7 +10,8 @@ import asyncio
 import time
 
 from authtok import log as evlog
-from authtok import otp, vault
+from authtok import vault
+from authtok.commands import _code_item
 from authtok.errors import Error
 
 _UI_MS = 200  # display refresh: codes change within 0.2 s of the period boundary
@@ -100,17 +101,16 @@ def _reveal(dev, index=None):
         if acc.touch:
             dev.touch_pending = index
             return
-        if not acc.hotp or acc.counter >= 0xFFFFFFFFFFFFFFFF:
+        if not acc.hotp:
             return
     else:
         rec = dev.vault.page(index, 1)[0]
-        acc = vault.Account(rec)
-    if acc.hotp:
-        dev.vault.replace(index, vault.with_counter(rec, acc.counter + 1))
-        code = otp.hotp(acc.secret, acc.counter, acc.alg, acc.digits)
-    else:
-        code = otp.totp(acc.secret, dev.clock.now(), acc.period, acc.alg, acc.digits)
-    screen.revealed = (index, code, acc.counter)
+    try:  # the same code path as over serial: an HOTP counter moves on before it shows
+        item = _code_item(dev, rec, dev.clock.now(), index)
+    except Error as e:
+        screen.show_message("No code", e.msg)
+        return
+    screen.revealed = (index, item["code"], item.get("c", 0))
 
 
 async def finger_loop(dev):

@@ -18,7 +18,7 @@ LIMITS = [
     ("authtok.lock", ["authtok.errors", "authtok.store"], 6200),
     (
         "authtok.frontpanel",
-        ["asyncio", "authtok.errors", "authtok.log", "authtok.otp", "authtok.vault"],
+        ["asyncio", "authtok.errors", "authtok.log", "authtok.otp", "authtok.commands"],
         3600,
     ),
     ("authtok.screen", ["authtok.otp", "authtok.ui", "authtok.vault"], 3000),
