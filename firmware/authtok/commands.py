@@ -1,5 +1,5 @@
 """The serial protocol's operations (docs/protocol.md): one small function each.
-Kept small: its bytecode lives in the heap (tests/firmware/test_heap_core.py).
+Kept small: its bytecode lives in the heap (tests/firmware/test_heap.py).
 
 Every handler takes the device and the request and returns the response fields. Handlers
 marked as needing the PIN run only while the token is open. No handler returns a secret.
@@ -32,8 +32,8 @@ def _ref(dev, req):
     return dev.vault.find(i, n)
 
 
-def _page(dev, req, now=None):
-    """The accounts from offset `o` on (their codes at `now` if given), as many as fit one
+def _page(dev, req, codes=False, now=None):
+    """The accounts from offset `o` on (or their codes at `now`), as many as fit one
     response frame."""
     off = req.get("o", 0)
     if not is_int(off) or off < 0:
@@ -41,7 +41,7 @@ def _page(dev, req, now=None):
     out = []  # type: list[dict]
     size = 0
     for rec in dev.vault.page(off, PAGE):
-        it = vault.Account(rec).public() if now is None else _code_item(dev, rec, now)
+        it = _code_item(dev, rec, now) if codes else vault.Account(rec).public()
         size += len(json.dumps(it))
         if out and size > _PAGE_BYTES:
             break
@@ -78,6 +78,13 @@ def _now(dev, trusted=False):
         raise Error("rtc_error", "clock chip silent") from None
 
 
+def code_time(dev):
+    """(device time, the time codes use: None while the clock is untrusted), read once per
+    request rather than once per account."""
+    now = _now(dev)
+    return now, now if _now(dev, 1) else None
+
+
 def time_get(dev, req):
     return {"now": _now(dev), "trusted": _now(dev, 1), "last_sync": dev.conf.get("sync")}
 
@@ -87,7 +94,8 @@ def acct_list(dev, req):
 
 
 def _code_item(dev, rec, now, i=None):
-    """The code of one record; `i` (its position) when the user named it: HOTP then counts."""
+    """The code of one record at `now` (None: the clock is untrusted); `i` (its position)
+    when the user named it: HOTP then counts."""
     acc = vault.Account(rec)
     item = {"i": acc.issuer, "n": acc.name}  # type: dict
     if acc.touch and i is None:
@@ -103,7 +111,7 @@ def _code_item(dev, rec, now, i=None):
             item["code"] = otp.hotp(acc.secret, acc.counter, acc.alg, acc.digits)
             item["c"] = acc.counter
     else:
-        if not _now(dev, 1):
+        if now is None:
             raise Error("clock_untrusted", "clock lost: time sync")
         item["code"] = otp.totp(acc.secret, now, acc.period, acc.alg, acc.digits)
         item["left"] = otp.seconds_left(now, acc.period)
@@ -113,13 +121,13 @@ def _code_item(dev, rec, now, i=None):
 
 def code(dev, req):
     """One account's code (HOTP advances), or a page of TOTP codes (HOTP only on request)."""
-    now = _now(dev)
+    now, t = code_time(dev)
     if "n" in req:
         i, rec = _ref(dev, req)
         if vault.Account(rec).touch:
             return _touched(dev, i, req)
-        return {"now": now, "c": [_code_item(dev, rec, now, i)], "total": 1}
-    return {"now": now, "c": _page(dev, req, now), "total": dev.vault.count}
+        return {"now": now, "c": [_code_item(dev, rec, t, i)], "total": 1}
+    return {"now": now, "c": _page(dev, req, True, t), "total": dev.vault.count}
 
 
 async def _touched(dev, i, req):
@@ -145,8 +153,8 @@ async def _touched(dev, i, req):
         if dev.screen:
             dev.screen.clear_message()
     rec = dev.vault.page(i, 1)[0]  # read again: the flash is the truth after a wait
-    now = _now(dev)
-    return {"now": now, "c": [_code_item(dev, rec, now, i)], "total": 1}
+    now, t = code_time(dev)
+    return {"now": now, "c": [_code_item(dev, rec, t, i)], "total": 1}
 
 
 def unlock(dev, req):

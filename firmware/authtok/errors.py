@@ -1,7 +1,7 @@
 """Device errors with stable codes: the protocol sends `code` and `msg` to the host as they are.
 
 Messages are for people and never carry a secret or a PIN. Kept small: its bytecode lives in
-the heap (tests/firmware/test_heap_core.py).
+the heap (tests/firmware/test_heap.py).
 """
 
 

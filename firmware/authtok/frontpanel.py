@@ -11,7 +11,7 @@ import time
 
 from authtok import log as evlog
 from authtok import vault
-from authtok.commands import _code_item
+from authtok.commands import _code_item, code_time
 from authtok.errors import Error
 
 _UI_MS = 200  # display refresh: codes change within 0.2 s of the period boundary
@@ -106,7 +106,7 @@ def _reveal(dev, index=None):
     else:
         rec = dev.vault.page(index, 1)[0]
     try:  # the same code path as over serial: an HOTP counter moves on before it shows
-        item = _code_item(dev, rec, dev.clock.now(), index)
+        item = _code_item(dev, rec, code_time(dev)[1], index)
     except Error as e:
         screen.show_message("No code", e.msg)
         return

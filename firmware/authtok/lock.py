@@ -47,7 +47,7 @@ from authtok.errors import Error
 from authtok.store import Corrupt, same
 
 # Heap: the firmware runs from .mpy, whose bytecode lives in the heap; every function, long
-# string and module-level entry costs there (tests/firmware/test_heap_front.py).
+# string and module-level entry costs there (tests/firmware/test_heap.py).
 MAX_TRIES = 8  # default of the max_tries setting
 BRAKE = 3  # wrong PINs in a row before a power cycle is needed
 FINGER_LIMIT = 5  # failed finger matches in a row before the PIN is needed

@@ -9,7 +9,7 @@ it over `<path>`; littlefs renames atomically, so a power cut at any byte leaves
 new file. A leftover `.new` was never acknowledged and is removed at load. Nothing here holds
 the whole file in memory: the heap it needs does not grow with the number of accounts.
 
-Kept small: its bytecode lives in the heap (tests/firmware/test_heap_core.py).
+Kept small: its bytecode lives in the heap (tests/firmware/test_heap.py).
 """
 
 import os

@@ -8,7 +8,7 @@ A record holds only what a code needs, so 200+ accounts fit the ESP32's heap:
 
 The order of the records is the order the user sees, as the authenticator apps keep it.
 Validating and adding accounts lives in provision.py, loaded only when accounts change.
-Kept small: its bytecode lives in the heap (tests/firmware/test_heap_core.py).
+Kept small: its bytecode lives in the heap (tests/firmware/test_heap.py).
 """
 
 from authtok.errors import bad_param, not_found
