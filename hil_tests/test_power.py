@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-
 from accounts import random_uris
+from power import cut_during
 
 from tokenctl.client import TokenClient
 from tokenctl.otpauth import parse_uri
@@ -33,30 +32,15 @@ def _cut_during_batch(sim, delay_s: float, seed: int) -> tuple[str, bool]:
     write), cut the power after delay_s, power on. Returns ("old" | "new", acknowledged)."""
     base = [parse_uri(u.replace("user", "base")) for u in random_uris(3, seed=seed)]
     batch = [parse_uri(u) for u in random_uris(120, seed=seed)]
-    outcome: list = []
     with TokenClient.open(sim.port, timeout_s=2) as client:
         client.add_accounts(base)
-
-        def add():
-            try:
-                outcome.append(client.add_accounts(batch))
-            except Exception as e:  # the port closed under the read: any error will do
-                outcome.append(e)
-
-        worker = threading.Thread(target=add)
-        worker.start()
-        threading.Event().wait(delay_s)
-        sim.power_cut()
-        client.close()  # the cable goes with the power: the pending request fails now
-        worker.join(timeout=30)
-    sim.power_on()
+        acknowledged = cut_during(sim, client, lambda: client.add_accounts(batch), delay_s)
     with TokenClient.open(sim.port, timeout_s=5) as client:
         names = [a["n"] for a in client.accounts()]
         assert client.info()["vault"] == "ok"
     old = [a.name for a in base]
     new = old + [a.name for a in batch]
     assert names in (old, new), "the vault is neither the old nor the new one"
-    acknowledged = bool(outcome) and isinstance(outcome[0], dict)
     if acknowledged:
         assert names == new, "an acknowledged batch was lost"
     return ("new" if names == new else "old"), acknowledged

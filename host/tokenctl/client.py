@@ -5,8 +5,9 @@ No click here: scripts, the bench tools and the tests use this API as the CLI do
 
 from __future__ import annotations
 
+import base64
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from tokenctl import frame
 from tokenctl.errors import AuthError, DeviceError, NotFoundError
@@ -17,6 +18,7 @@ _AUTH_CODES = {"locked", "bad_pin", "pin_blocked", "pin_brake", "bad_finger", "f
 # Bytes of accounts per acct.add frame: half a frame, so the token parses at most ~2 KB of
 # JSON at once (its heap is small); the line rate, not the round trips, still dominates.
 _BATCH_BUDGET = frame.MAX_LINE // 2
+RESTORE_CHUNK = 1536  # raw bytes per restore.data frame: 2 KiB of base64
 
 
 def _raise_for(answer: dict) -> dict:
@@ -124,6 +126,46 @@ class TokenClient:
 
     def wipe(self, pin: str | None) -> None:
         self.call("wipe", confirm="wipe", **({"pin": pin} if pin else {}))
+
+    # --- backup and restore (the key is the one tokenctl.backup derived; never a secret)
+    def backup_blob(
+        self, key: bytes, pin: str, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[dict, bytes]:
+        """The token seals its accounts under `key` and hands over the blob in chunks."""
+        begin = self.call("backup.begin", k=key.hex(), pin=pin)
+        size = begin["size"]
+        blob = bytearray()
+        while len(blob) < size:
+            chunk = base64.b64decode(self.call("backup.read", o=len(blob))["d"])
+            if not chunk:
+                raise DeviceError("short_backup", "the token's backup ended early")
+            blob += chunk
+            if progress:
+                progress(len(blob), size)
+        return begin, bytes(blob[:size])
+
+    def backup_done(self, generation: int, created: int) -> None:
+        """The file is safe on the host: the token forgets its copy and remembers this one as
+        its newest backup."""
+        self.call("backup.done", gen=generation, t=created)
+
+    def restore_blob(
+        self,
+        key: bytes,
+        blob: bytes,
+        created: int,
+        merge: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict:
+        """Upload a sealed blob and have the token swap it in whole (or change nothing)."""
+        self.call("restore.begin", k=key.hex(), size=len(blob))
+        for at in range(0, len(blob), RESTORE_CHUNK):
+            piece = base64.b64encode(blob[at : at + RESTORE_CHUNK]).decode()
+            self.call("restore.data", o=at, d=piece)
+            if progress:
+                progress(min(at + RESTORE_CHUNK, len(blob)), len(blob))
+        args = {"merge": merge} if merge else {}
+        return self.call("restore.commit", t=created, **args)
 
     # --- accounts
     def add_accounts(self, accounts: Iterable[Account]) -> dict:
