@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from tokenctl import otpauth
+from tokenctl import otpauth, qr
 from tokenctl.cli.context import Context, pass_ctx
 from tokenctl.errors import InputError
 
@@ -29,12 +29,16 @@ def _read_secret(secret: str | None) -> str:
     return click.prompt("Secret (base32)", hide_input=True, err=True)
 
 
-def _collect(uri, from_file, issuer, name, secret, kind, algorithm, digits, period, counter):
-    sources = sum(x is not None for x in (uri, from_file, name))
+def _collect(uri, from_file, issuer, name, secret, kind, algorithm, digits, period, counter, image):
+    sources = sum(x is not None for x in (uri, from_file, name, image))
     if sources != 1:
-        raise InputError("give exactly one of: an otpauth:// URI, --from FILE, or --name")
+        raise InputError(
+            "give exactly one of: an otpauth:// URI, --from FILE, --qr IMAGE or --name"
+        )
     if uri is not None:
         return [otpauth.parse_uri(uri)]
+    if image is not None:
+        return qr.read_accounts(image)
     if from_file is not None:
         text = sys.stdin.read() if from_file == "-" else from_file
         accounts = otpauth.read_uri_file(text if from_file == "-" and text else from_file)
@@ -68,6 +72,9 @@ def accounts():
     metavar="FILE",
     help="Add every otpauth:// URI in FILE (one a line; - for stdin) as one batch.",
 )
+@click.option(
+    "--qr", "image", metavar="IMAGE", help="Add the otpauth:// QR code(s) in a screenshot or photo."
+)
 @click.option("--issuer", help="Issuer, with --name.")
 @click.option("--name", help="Account name: add from options instead of a URI.")
 @click.option("--secret", help="Base32 secret, with --name (else asked for, hidden).")
@@ -98,18 +105,31 @@ def accounts_add(
     period,
     counter,
     touch,
+    image,
 ):
-    """Add accounts from an otpauth:// URI, a file of URIs, or options.
+    """Add accounts from an otpauth:// URI, a file of URIs, a QR code image, or options.
 
     A batch is added whole or not at all: a duplicate or a bad line adds nothing.
 
+    \b
     Examples:
       tokenctl accounts add 'otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP&issuer=GitHub'
       tokenctl accounts add --from accounts.txt
+      tokenctl accounts add --qr screenshot.png
       tokenctl accounts add --issuer Example --name bob --type hotp --counter 5
     """
     new = _collect(
-        uri, from_file, issuer, name, secret, kind, algorithm.upper(), digits, period, counter
+        uri,
+        from_file,
+        issuer,
+        name,
+        secret,
+        kind,
+        algorithm.upper(),
+        digits,
+        period,
+        counter,
+        image,
     )
     if touch:
         new = [dataclasses.replace(a, touch=True) for a in new]
@@ -133,6 +153,7 @@ def accounts_add(
 def accounts_list(ctx: Context):
     """List accounts in the token's order (no secrets).
 
+    \b
     Examples:
       tokenctl accounts list
       tokenctl --json accounts list
@@ -147,6 +168,8 @@ def accounts_list(ctx: Context):
             "algorithm": a["a"],
             "digits": a["d"],
             **({"counter": a["c"]} if a["k"] == "hotp" else {"period": a["p"]}),
+            "touch": bool(a.get("t")),
+            "push_reverify": bool(a.get("rv")),  # push-enrolled before a restore: enrol again
         }
         for n, a in enumerate(items)
     ]
@@ -155,8 +178,12 @@ def accounts_list(ctx: Context):
         if not rows:
             click.echo("No accounts.")
             return
-        table = Table("#", "Issuer", "Name", "Type", "Algorithm", "Digits", "Period/Counter")
+        table = Table(
+            "#", "Issuer", "Name", "Type", "Algorithm", "Digits", "Period/Counter", "Notes"
+        )
         for r in rows:
+            notes = ["finger per code"] if r["touch"] else []
+            notes += ["push: needs re-verification"] if r["push_reverify"] else []
             table.add_row(
                 str(r["position"]),
                 r["issuer"],
@@ -165,6 +192,7 @@ def accounts_list(ctx: Context):
                 r["algorithm"],
                 str(r["digits"]),
                 f"{r['period']} s" if r["type"] == "totp" else f"#{r['counter']}",
+                ", ".join(notes),
             )
         Console().print(table)
 
@@ -178,6 +206,7 @@ def accounts_list(ctx: Context):
 def accounts_touch(ctx: Context, account, state):
     """Require (on) or stop requiring (off) a fresh finger for each code of ACCOUNT.
 
+    \b
     Examples:
       tokenctl accounts touch bank on
     """
@@ -201,6 +230,7 @@ def accounts_touch(ctx: Context, account, state):
 def accounts_rename(ctx: Context, account, new_name):
     """Rename ACCOUNT to NEW_NAME ("Issuer:name" or "name").
 
+    \b
     Examples:
       tokenctl accounts rename github GitHub:alice@work
     """
@@ -223,6 +253,7 @@ def accounts_rename(ctx: Context, account, new_name):
 def accounts_remove(ctx: Context, account, force):
     """Remove ACCOUNT from the token (it cannot be undone without a backup).
 
+    \b
     Examples:
       tokenctl accounts remove github --force
     """
@@ -242,6 +273,7 @@ def accounts_remove(ctx: Context, account, force):
 def accounts_move(ctx: Context, account, position):
     """Move ACCOUNT to POSITION (0 is the top), keeping the others' order.
 
+    \b
     Examples:
       tokenctl accounts move github 0
     """
@@ -264,6 +296,7 @@ def code(ctx: Context, account):
 
     HOTP accounts get a code only when named (each code moves their counter on).
 
+    \b
     Examples:
       tokenctl code
       tokenctl code github
