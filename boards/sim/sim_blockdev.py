@@ -3,34 +3,38 @@
 Implements MicroPython's extended block device protocol (readblocks/writeblocks with an
 offset, ioctl erase), as the ESP32's flash partition does. Every write goes straight to the
 file, so killing the process loses at most the write in progress, as a power cut does.
+Erasing and checking for blank flash go in small pieces: the ESP32's flash driver needs no
+4 KiB buffer for them, and neither does its stand-in (the heap is the token's budget).
 """
 
+from micropython import const
+
 BLOCK = 4096
-_BLOCK_COUNT = 4
-_BLOCK_SIZE = 5
-_ERASE = 6
+_PIECE = const(256)  # bytes per erase write or blank check
+_BLOCK_COUNT = const(4)
+_BLOCK_SIZE = const(5)
+_ERASE = const(6)
 
 
 class FileBlockDevice:
     def __init__(self, path, blocks):
         self.blocks = blocks
-        # Allocated once, while the heap is still whole: an erase must not need 4 KiB of
-        # contiguous heap later (the ESP32's flash driver erases without any).
-        self._erased = b"\xff" * BLOCK
+        self._ff = b"\xff" * _PIECE
         try:
             self._f = open(path, "r+b")
         except OSError:
             with open(path, "wb") as f:
-                for _ in range(blocks):
-                    f.write(self._erased)
+                for _ in range(blocks * BLOCK // _PIECE):
+                    f.write(self._ff)
             self._f = open(path, "r+b")
 
     def blank(self):
         """True if the first two blocks (littlefs's superblocks) were never written."""
-        buf = bytearray(BLOCK)
-        for b in (0, 1):
-            self.readblocks(b, buf)
-            if buf != self._erased:
+        buf = bytearray(_PIECE)
+        self._f.seek(0)
+        for _ in range(2 * BLOCK // _PIECE):
+            self._f.readinto(buf)
+            if buf != self._ff:
                 return False
         return True
 
@@ -53,6 +57,7 @@ class FileBlockDevice:
             return BLOCK
         if op == _ERASE:
             self._f.seek(arg * BLOCK)
-            self._f.write(self._erased)
+            for _ in range(BLOCK // _PIECE):
+                self._f.write(self._ff)
             return 0
         return None

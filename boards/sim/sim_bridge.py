@@ -14,7 +14,7 @@ from micropython import const
 
 _I2C_WRITE = const(0x57)  # "W": addr, data -> ()
 _I2C_READ = const(0x52)  # "R": addr, n -> data
-_I2C_SCAN = const(0x53)  # "S": () -> addresses
+_I2C_SCAN = const(0x53)  # "S": () -> addresses (the launcher's; the drivers never scan)
 _UART_WRITE = const(0x77)  # "w": port, data -> ()
 _UART_READ = const(0x72)  # "r": port, n -> data (what has arrived, possibly nothing)
 _PIN_READ = const(0x70)  # "p": name -> level
@@ -40,13 +40,11 @@ class Bridge:
 
 
 class BridgeI2C:
-    """machine.I2C's API, as the drivers use it, over the bridge."""
+    """machine.I2C's API, the part of it the drivers use (ssd1306: writeto; ds3231: the *_mem
+    pair), over the bridge. Only that: each method costs the token's heap."""
 
     def __init__(self, bridge):
         self._b = bridge
-
-    def scan(self):
-        return list(self._b.call(_I2C_SCAN, b""))
 
     def writeto(self, addr, buf, stop=True):
         self._b.call(_I2C_WRITE, bytes((addr,)) + bytes(buf))
@@ -55,19 +53,12 @@ class BridgeI2C:
     def readfrom_into(self, addr, buf, stop=True):
         buf[:] = self._b.call(_I2C_READ, struct.pack(">BH", addr, len(buf)))
 
-    def readfrom(self, addr, n, stop=True):
-        return bytes(self._b.call(_I2C_READ, struct.pack(">BH", addr, n)))
-
     def writeto_mem(self, addr, memaddr, buf, addrsize=8):
         self.writeto(addr, bytes((memaddr,)) + bytes(buf))
 
     def readfrom_mem_into(self, addr, memaddr, buf, addrsize=8):
         self.writeto(addr, bytes((memaddr,)), False)
         self.readfrom_into(addr, buf)
-
-    def readfrom_mem(self, addr, memaddr, n, addrsize=8):
-        self.writeto(addr, bytes((memaddr,)), False)
-        return self.readfrom(addr, n)
 
 
 class BridgeUART:

@@ -3,7 +3,7 @@
     #TK1:<json>:<crc32 as 8 lowercase hex digits>\n
 
 Anything that is not a whole, checksummed frame (boot banners, REPL text, line noise) is
-skipped, and a line longer than MAX_LINE is dropped without ever being held in full, so
+skipped, and a line longer than 4096 bytes is dropped without ever being held in full, so
 garbage on the wire costs bounded memory.
 """
 
@@ -11,8 +11,11 @@ import io
 import json
 from binascii import crc32
 
+from micropython import const
+
 MARKER = b"#TK1:"
-MAX_LINE = 4096
+_MAX_LINE = const(4096)
+_OUT = const(128)  # bytes _Out gathers before it writes them to the link
 
 
 class _Out(io.IOBase):
@@ -43,8 +46,6 @@ class _Out(io.IOBase):
             self._link.write(piece)
             self._n = 0
 
-
-_OUT = 128
 
 
 def send(link, obj):
@@ -101,14 +102,14 @@ def _parse(buf, at, n):
 
 
 class Lines:
-    """Splits a byte stream into lines of at most MAX_LINE bytes; longer lines are dropped.
+    """Splits a byte stream into lines of at most 4096 bytes; longer lines are dropped.
 
     The line buffer is allocated once: `feed` yields the length of each complete line, which
     is then in `buf[:n]` until the next call, so receiving costs no heap however much arrives.
     """
 
     def __init__(self):
-        self.buf = bytearray(MAX_LINE)
+        self.buf = bytearray(_MAX_LINE)
         self._n = 0
         self._dropping = False
         self.dropped = 0
@@ -120,7 +121,7 @@ class Lines:
             end = len(chunk) if nl < 0 else nl
             take = end - at
             if not self._dropping:
-                if self._n + take > MAX_LINE:
+                if self._n + take > _MAX_LINE:
                     self._dropping = True
                     self.dropped += 1
                 else:

@@ -76,12 +76,15 @@ def pbkdf2(pin, salt, iterations=2000):
 def check_pin_format(pin):
     """The PIN as bytes: 4 characters or more, at most 64 bytes, and no half of a JSON
     surrogate pair (send UTF-8 instead)."""
-    ok = isinstance(pin, str) and 4 <= len(pin) and len(pin.encode()) <= 64
-    for ch in pin if ok else "":
-        ok = ok and not 0xD800 <= ord(ch) <= 0xDFFF
+    raw = pin.encode() if isinstance(pin, str) else b""
+    ok = bool(raw) and 4 <= len(pin) and len(raw) <= 64
+    at = raw.find(b"\xed")  # bytes, not characters: iterating a str interns each one
+    while ok and at >= 0:  # ED A0..BF: U+D800..DFFF in MicroPython's UTF-8
+        ok = raw[at + 1] < 0xA0
+        at = raw.find(b"\xed", at + 1)
     if not ok:
         raise Error("bad_param", "PIN: 4 chars to 64 bytes")
-    return pin.encode()
+    return raw
 
 
 class Lock:

@@ -2,9 +2,10 @@
 
 Used for HOTP/TOTP and by the vault (HMAC-SHA256). sha512 is pure Python and costs heap, so it is
 imported only the first time SHA512 is asked for. The pads are built with one big-int xor instead
-of a per-byte loop.
+of a per-byte loop, from a big int made for the call: kept, the four pads would hold ~0.5 KB.
 """
 
+import gc
 import hashlib
 
 SHA1 = "SHA1"
@@ -12,42 +13,32 @@ SHA256 = "SHA256"
 SHA512 = "SHA512"
 ALGS = (SHA1, SHA256, SHA512)
 
-_IPAD64 = int.from_bytes(b"\x36" * 64, "big")
-_OPAD64 = int.from_bytes(b"\x5c" * 64, "big")
-_IPAD128 = int.from_bytes(b"\x36" * 128, "big")
-_OPAD128 = int.from_bytes(b"\x5c" * 128, "big")
-
 
 def _hash(alg):
-    """(constructor, block size, digest size, ipad, opad) for alg; ValueError if unsupported."""
+    """(constructor, block size) for alg; ValueError if unsupported."""
     if alg == SHA1:
-        return hashlib.sha1, 64, 20, _IPAD64, _OPAD64
+        return hashlib.sha1, 64
     if alg == SHA256:
-        return hashlib.sha256, 64, 32, _IPAD64, _OPAD64
+        return hashlib.sha256, 64
     if alg == SHA512:
+        gc.collect()  # the first time, its bytecode loads into a heap free of garbage
         from authtok.sha512 import sha512
 
-        return sha512, 128, 64, _IPAD128, _OPAD128
+        return sha512, 128
     raise ValueError("unsupported algorithm")
-
-
-def digest_size(alg):
-    """Length in bytes of hmac(alg, ...), without importing sha512."""
-    if alg == SHA512:
-        return 64
-    return _hash(alg)[2]
 
 
 class Hmac:
     """Incremental HMAC, so the vault can be authenticated in pieces (the heap is small)."""
 
     def __init__(self, alg, key):
-        new, bs, _, ipad, opad = _hash(alg)
+        new, bs = _hash(alg)
         if len(key) > bs:
             key = new(key).digest()
         k = int.from_bytes(key, "big") << (8 * (bs - len(key)))  # key zero-padded to bs bytes
-        self._inner = new((k ^ ipad).to_bytes(bs, "big"))
-        self._outer = new((k ^ opad).to_bytes(bs, "big"))
+        ones = ((1 << 8 * bs) - 1) // 255  # 0x0101...01, bs bytes
+        self._inner = new((k ^ ones * 0x36).to_bytes(bs, "big"))
+        self._outer = new((k ^ ones * 0x5C).to_bytes(bs, "big"))
 
     def update(self, data):
         self._inner.update(data)
@@ -61,4 +52,10 @@ def hmac(alg, key, msg):
     """HMAC-alg(key, msg) as bytes."""
     h = Hmac(alg, key)
     h.update(msg)
-    return h.digest()
+    d = h.digest()
+    if alg == SHA512:
+        # Pure-Python SHA-512 churns through big-int temporaries, so the allocator has moved
+        # far up the heap: collect now, and what the caller keeps next (a code, its response)
+        # fills the low holes instead of being strewn through the free space above.
+        gc.collect()
+    return d

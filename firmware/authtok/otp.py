@@ -10,15 +10,12 @@ SHA1 = mac.SHA1
 SHA256 = mac.SHA256
 SHA512 = mac.SHA512
 ALGS = mac.ALGS
-DIGITS = (6, 7, 8)
-
-_POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000)
 
 
 def _check(alg, digits):
     if alg not in ALGS:
         raise ValueError("unsupported algorithm")
-    if digits not in DIGITS:
+    if digits not in (6, 7, 8):
         raise ValueError("digits must be 6, 7 or 8")
 
 
@@ -29,7 +26,7 @@ def hotp(secret, counter, alg=SHA1, digits=6):
         raise ValueError("counter out of range")
     h = mac.hmac(alg, secret, counter.to_bytes(8, "big"))
     o = h[-1] & 15
-    code = ((h[o] & 0x7F) << 24 | h[o + 1] << 16 | h[o + 2] << 8 | h[o + 3]) % _POW10[digits]
+    code = ((h[o] & 0x7F) << 24 | h[o + 1] << 16 | h[o + 2] << 8 | h[o + 3]) % 10**digits
     s = str(code)
     return "0" * (digits - len(s)) + s
 

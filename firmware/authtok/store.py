@@ -66,19 +66,19 @@ class Sealed:
             f = open(self.path, "rb")
         except OSError:
             return None
+        buf = bytearray(_PIECE)  # the MAC check's, then the decryption's
         try:
-            head = self._check(f)
+            head = self._check(f, buf)
         except BaseException:
             f.close()
             raise
         self.generation = int.from_bytes(head[8:12], "big")
-        return self._decrypt(f, head, f.tell() - _HEAD - _TAG)
+        return self._decrypt(f, head, f.tell() - _HEAD - _TAG, buf)
 
-    def _decrypt(self, f, head, left):
+    def _decrypt(self, f, head, left, buf):
         with f:
             aes = cryptolib.aes(self._enc, _CBC, bytes(head[12:28]))
             f.seek(_HEAD)
-            buf = bytearray(_PIECE)
             while left:
                 n = min(_PIECE, left)
                 piece = memoryview(buf)[:n]
@@ -107,8 +107,9 @@ class Sealed:
     def writer(self):
         return Writer(self)
 
-    def _check(self, f):
-        """Verify the file's MAC, reading it in pieces; returns its header."""
+    def _check(self, f, buf):
+        """Verify the file's MAC, reading it in pieces into buf (_PIECE bytes of scratch);
+        returns its header."""
         size = f.seek(0, 2) - _HEAD - _TAG
         if size < 16 or size % 16:
             raise Corrupt("truncated")
@@ -118,7 +119,6 @@ class Sealed:
             raise Corrupt("not " + self.kind.decode())
         mac = Hmac("SHA256", self._mac)
         mac.update(head)
-        buf = bytearray(_PIECE)
         left = size
         while left:
             n = f.readinto(memoryview(buf)[: min(_PIECE, left)])
@@ -145,27 +145,41 @@ class Writer:
         self._tmp = sealed.path + ".new"
         self._f = open(self._tmp, "wb")
         self._f.write(head)
-        self._pending = b""
+        self._buf = bytearray(_PIECE)  # plaintext waiting; encrypted in place once full
+        self._n = 0
 
-    def write(self, data, end=False):
-        pending = self._pending + data
-        n = len(pending) if end else len(pending) & ~15
-        if end or n >= _PIECE:
-            ct = self._aes.encrypt(pending[:n])
-            self._mac.update(ct)
-            self._f.write(ct)
-            pending = pending[n:]
-        self._pending = pending
+    def write(self, data):
+        """Append plaintext. Each full piece is encrypted in place, MACed and written: no new
+        buffer per write, so a long save never needs a fresh block of contiguous heap."""
+        buf = self._buf
+        data = memoryview(data)
+        at = 0
+        while at < len(data):
+            k = min(_PIECE - self._n, len(data) - at)
+            buf[self._n : self._n + k] = data[at : at + k]
+            self._n += k
+            at += k
+            if self._n == _PIECE:
+                self._out(_PIECE)
+
+    def _out(self, n):
+        piece = memoryview(self._buf)[:n]
+        self._aes.encrypt(piece, piece)
+        self._mac.update(piece)
+        self._f.write(piece)
+        self._n = 0
 
     def commit(self):
-        pad = 16 - len(self._pending) % 16
-        self.write(bytes((pad,)) * pad, True)
+        n = self._n
+        pad = 16 - n % 16  # PKCS#7: 1..16 bytes of the value pad
+        self._buf[n : n + pad] = bytes((pad,)) * pad
+        self._out(n + pad)
         self._f.write(self._mac.digest())
         self._f.close()
         s = self._s
         with open(self._tmp, "rb") as f:  # the flash must have kept what was written
             try:
-                s._check(f)
+                s._check(f, self._buf)  # the last piece is written: its buffer is free
             except Corrupt:
                 raise OSError(5) from None  # EIO
         os.rename(self._tmp, s.path)

@@ -13,6 +13,7 @@ nothing per glyph.
 """
 
 import framebuf
+from micropython import const
 
 W = 128
 H = 64
@@ -23,8 +24,8 @@ CODE_PAGES = (3, 5)  # first and last page of the code digits: y 24-47
 BAR_PAGE = 7  # the countdown bar's page: y 56-63, the bar itself BAR_Y .. BAR_Y + BAR_H - 1
 BAR_Y = 59
 BAR_H = 5
-_CODE_Y = CODE_PAGES[0] * 8
-_WARN_Y = 48  # page 6: the warning line
+_CODE_Y = const(24)  # CODE_PAGES[0] * 8
+_WARN_Y = const(48)  # page 6: the warning line
 
 _GBUF = bytearray(8)
 _GLYPH = framebuf.FrameBuffer(_GBUF, 8, 8, framebuf.MONO_VLSB)
@@ -36,11 +37,19 @@ _LABELS = {"clock": "clock", "battery": "batt", "memory": "mem", "drift": "drift
 
 
 def _clean(s):
-    """s as the font draws it: ASCII, anything else as '?'."""
-    for c in s:
-        if not " " <= c <= "~":
-            return "".join(c if " " <= c <= "~" else "?" for c in s)
-    return s
+    """s as the font draws it: ASCII, anything else as '?'. Works on the UTF-8 bytes: iterating
+    a str would intern each distinct character as a qstr, heap that is never given back."""
+    raw = s.encode()
+    for o in raw:
+        if not 32 <= o <= 126:
+            break
+    else:
+        return s
+    out = bytearray()
+    for o in raw:
+        if o < 0x80 or o >= 0xC0:  # a whole ASCII character, or the lead byte of another
+            out.append(o if 32 <= o <= 126 else 63)  # 63: "?"
+    return out.decode()
 
 
 def fit(s, n=CHARS):

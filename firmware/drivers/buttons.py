@@ -2,7 +2,8 @@
 
 The board builds the pins (machine.Pin, input, PULL_UP) and passes them with their names; this
 driver only calls `pin.value()`. The app starts `run()` as a task and reads events with
-`await buttons.next()` -> (name, "short" | "long"), or drains them with `events()`.
+`await buttons.next()` -> (name, "short" | "long"), or takes one without waiting with `get()`.
+Nothing more: its bytecode lives in the heap.
 
 Why polling and not pin IRQs: a bouncing contact fires a burst of IRQs, each of which would
 have to be filtered anyway, and an IRQ handler may not allocate or touch asyncio directly
@@ -75,10 +76,6 @@ class Buttons:
         self.dropped = 0  # events lost to overflow since construction
         self._flag = asyncio.Event()
 
-    def pressed(self, name):
-        """The debounced state of one button (for combinations such as hold-two-at-boot)."""
-        return bool(self._stable[self.names.index(name)])
-
     def _push(self, code):
         q = self._q
         size = len(q)
@@ -122,9 +119,6 @@ class Buttons:
             self.poll()
             await asyncio.sleep_ms(self.poll_ms)
 
-    def pending(self):
-        return self._count
-
     def get(self):
         """The oldest event as (name, kind), or None if there is none."""
         if not self._count:
@@ -133,13 +127,6 @@ class Buttons:
         self._head = (self._head + 1) % len(self._q)
         self._count -= 1
         return self._ev[code]
-
-    def events(self):
-        """Drain: every pending event, oldest first, without waiting."""
-        out = []
-        while self._count:
-            out.append(self.get())
-        return out
 
     async def next(self):
         """Wait for the next event and return it as (name, kind)."""

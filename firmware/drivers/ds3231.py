@@ -40,7 +40,6 @@ class DS3231:
         self.addr = addr
         self._tbuf = bytearray(7)
         self._b1 = bytearray(1)
-        self._b2 = bytearray(2)
 
     def _read1(self, reg):
         self.i2c.readfrom_mem_into(self.addr, reg, self._b1)
@@ -97,21 +96,22 @@ class DS3231:
         """True if the oscillator stopped (battery removed or flat) since the last set."""
         return bool(self._read1(_REG_STATUS) & _OSF)
 
+    # The die temperature and the aging offset, which nothing on the token uses yet: one small
+    # method per register, as each method costs heap.
+
     def temperature(self):
         """Die temperature in °C, 0.25 °C steps (updated by the chip every 64 s)."""
-        b = self._b2
+        b = memoryview(self._tbuf)[:2]
         self.i2c.readfrom_mem_into(self.addr, _REG_TEMP, b)
         raw = (b[0] << 2) | (b[1] >> 6)
-        if raw & 0x200:
-            raw -= 0x400
-        return raw * 0.25
+        return (raw - 0x400 if raw & 0x200 else raw) * 0.25
 
-    def aging(self):
-        v = self._read1(_REG_AGING)
-        return v - 256 if v & 0x80 else v
-
-    def set_aging(self, v):
-        """Aging offset, -128..127 (about 0.1 ppm per step; positive slows the clock)."""
+    def aging(self, v=None):
+        """The aging offset, -128..127 (about 0.1 ppm per step; positive slows the clock);
+        given v, set it."""
+        if v is None:
+            v = self._read1(_REG_AGING)
+            return v - 256 if v & 0x80 else v
         if not -128 <= v <= 127:
             raise ValueError("aging")
         self._write1(_REG_AGING, v & 0xFF)

@@ -14,8 +14,9 @@ bad length or checksum raises R503Error(None, why).
 Commands block until answered (GenImg, Search: a few hundred ms at most); wait_finger, wait_lift,
 wait_match and enroll yield to the event loop while a person is awaited.
 
-Kept small on purpose, as loaded bytecode lives in the heap (this costs under 5 KB): few methods,
-few names and strings (each costs heap), message texts for what a user may see only.
+Kept small on purpose, as loaded bytecode lives in the heap (this costs under 4 KB): only the
+methods the token calls (no LED control, no TemplateNum: used_ids() counts), few names and
+strings (each costs heap), message texts for what a user may see only.
 """
 
 import time
@@ -32,9 +33,7 @@ _EMPTY = const(0x0D)
 _SYSPARA = const(0x0F)
 _SETPWD = const(0x12)
 _VFYPWD = const(0x13)
-_TEMPLATENUM = const(0x1D)
 _INDEXTABLE = const(0x1F)
-_AURA = const(0x35)
 _NO_FINGER = const(0x02)
 _NOT_FOUND = const(0x09)
 _LEN_MAX = const(64)  # longest acknowledge length field accepted (ReadIndexTable: 35)
@@ -156,12 +155,6 @@ class R503:
         _run(self, _SETPWD, password, 4)
         self.password = password
 
-    def led(self, mode, color):
-        """AuraLedConfig, medium speed, no count limit. mode: 1 breathing, 2 flashing, 3 on,
-        4 off, 5 fade in, 6 fade out; color: 1 red, 2 blue, 3 purple, 4 green, 5 yellow,
-        6 cyan, 7 white (the module answers others with 0xFE)."""
-        _run(self, _AURA, (mode & 0xFF) << 24 | 0x800000 | (color & 0xFF) << 8, 4)
-
     def finger_present(self):
         """GenImg: True with a fresh image in the image buffer, False if no finger."""
         return not _run(self, _GENIMG, 0, 0, _NO_FINGER)
@@ -181,10 +174,6 @@ class R503:
 
     def empty(self):
         _run(self, _EMPTY)
-
-    def template_count(self):
-        _run(self, _TEMPLATENUM, 0, 0, 0, 2)
-        return self._buf[10] << 8 | self._buf[11]
 
     def used_ids(self):
         """Page ids holding a template, from ReadIndexTable (bit i of byte j: id 8j + i)."""

@@ -25,7 +25,7 @@ _CTRL_DATA = const(0x40)  # Co=0, D/C#=1: a stream of GDDRAM data
 
 _SET_CONTRAST = const(0x81)
 _ENTIRE_ON_RESUME = const(0xA4)  # follow GDDRAM (0xA5 would light every pixel)
-_NORM_DISPLAY = const(0xA6)  # 0xA7 inverts
+_NORM_DISPLAY = const(0xA6)  # 0xA7 inverts (unused: each method costs heap)
 _DISP_OFF = const(0xAE)  # sleep
 _DISP_ON = const(0xAF)
 _MEM_MODE = const(0x20)
@@ -127,9 +127,6 @@ class SSD1306(framebuf.FrameBuffer):
         """0-255 (segment drive current; brightness and wear)."""
         self._cmd_arg(_SET_CONTRAST, v & 0xFF)
 
-    def invert(self, on):
-        self._cmd(_NORM_DISPLAY | (1 if on else 0))
-
     def show(self):
         """Send the whole buffer."""
         self.show_pages(0, self.pages - 1)
@@ -150,8 +147,3 @@ class SSD1306(framebuf.FrameBuffer):
         for p in range(first, last + 1):
             chunk[1:] = self._page[p]
             self.i2c.writeto(self.addr, chunk)
-
-    def show_rows(self, y, h):
-        """Send the pages that rows y..y+h-1 touch (e.g. a countdown bar)."""
-        if h > 0:
-            self.show_pages(y // 8, (y + h - 1) // 8)

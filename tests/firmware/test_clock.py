@@ -305,11 +305,11 @@ def test_aging_signed_round_trip_and_persisted(mp_rtc):
     out = mp_rtc(
         """
 for v in (-128, -1, 0, 1, 127, -42):
-    rtc.set_aging(v)
+    rtc.aging(v)
     print((v, rtc.aging(), sim.registers()[0x10]))
 for v in (128, -129):
     try:
-        rtc.set_aging(v)
+        rtc.aging(v)
         print("accepted", v)
     except ValueError:
         pass
@@ -374,7 +374,7 @@ def test_raw_transactions_and_pointer_wrap(mp_rtc):
     out = mp_rtc(
         """
 rtc.set_datetime((2030, 1, 1, 0, 0, 5))
-rtc.set_aging(-3)
+rtc.aging(-3)
 bus.writeto(0x68, b"\\x10")  # set the pointer only
 buf = bytearray(3)
 bus.readfrom_into(0x68, buf)  # aging, temp MSB, temp LSB

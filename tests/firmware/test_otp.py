@@ -100,7 +100,7 @@ def test_sha512_block_boundaries(run_mp):
     # 111 bytes fit the length in one final block; 112 need a second one.
     lens = [0, 1, 55, 56, 63, 64, 111, 112, 113, 127, 128, 129, 239, 240, 255, 256, 257]
     script = "from authtok.sha512 import sha512\n"
-    script += "".join(f"print(sha512(b'a' * {n}).hexdigest())\n" for n in lens)
+    script += "".join(f"print(sha512(b'a' * {n}).digest().hex())\n" for n in lens)
     assert run_mp(script).split() == [hashlib.sha512(b"a" * n).hexdigest() for n in lens]
 
 
@@ -120,7 +120,7 @@ def test_hmac_matches_cpython(run_mp, tmp_path):
         "k = b'' if f[1] == '-' else unhex(f[1])\n"
         "m = b'' if f[2] == '-' else unhex(f[2])\n"
         "d = mac.hmac(f[0], k, m)\n"
-        "assert len(d) == mac.digest_size(f[0])\n"
+        "assert len(d) == {'SHA1': 20, 'SHA256': 32, 'SHA512': 64}[f[0]]\n"
         "print(hexl(d))\n",
     )
     assert out == want
