@@ -20,6 +20,19 @@ class Board:
         self.i2c = machine.I2C(
             bus["id"], scl=machine.Pin(bus["scl"]), sda=machine.Pin(bus["sda"]), freq=bus["freq"]
         )
+        parts = cfg["parts"]
+        pin = machine.Pin
+        self.buttons = [
+            pin(parts["buttons"][name], pin.IN, pin.PULL_UP) for name in ("up", "down", "ok")
+        ]
+        fp = parts["r503"]
+        self.fingerprint_uart = machine.UART(
+            fp["uart"], baudrate=fp["baud"], tx=fp["tx"], rx=fp["rx"], timeout=0
+        )
+        import bluetooth
+
+        self.bluetooth = bluetooth  # LE Secure Connections pairing with the passkey shown
+        self.ble_secure = True
         self.link = StdioLink()
         if not cfg.get("repl_on_serial"):
             # Only the framed protocol on the serial port: Ctrl-C in line noise (or from an

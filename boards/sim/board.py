@@ -17,6 +17,20 @@ from drivers.stdio_link import StdioLink
 FLASH_BLOCKS = 512  # 2 MiB of 4 KiB blocks, the vfs partition of a 4 MB ESP32 module
 
 
+class _Radio:
+    """sim_bluetooth, imported at its first use. The ESP32's `bluetooth` lives in flash and
+    costs no heap; the stand-in's bytecode would, on every token, radio on or not."""
+
+    def __init__(self, bridge):
+        self._bridge = bridge
+
+    def __getattr__(self, name):
+        import sim_bluetooth
+
+        sim_bluetooth.attach(self._bridge)
+        return getattr(sim_bluetooth, name)
+
+
 class Board:
     name = "sim"
 
@@ -26,6 +40,8 @@ class Board:
         self.i2c = BridgeI2C(bridge)
         self.buttons = [BridgePin(bridge, name) for name in ("up", "down", "ok")]
         self.fingerprint_uart = BridgeUART(bridge, 2)
+        self.bluetooth = _Radio(bridge)  # MicroPython's `bluetooth`, as far as the app uses it
+        self.ble_secure = False  # the simulated link has no pairing: it counts as encrypted
         self.link = StdioLink()
 
     def mount_flash(self):

@@ -1,17 +1,81 @@
-"""The owner's and the bench's operations: fingerprints, settings, the diagnostic log and
-the factory reset. Rarely used, so commands.py loads this module for the request and drops it
-after: its bytecode costs the heap nothing the rest of the time.
+"""The owner's and the bench's operations: renaming, moving and removing accounts, the PIN,
+fingerprints, settings, the diagnostic log and the factory reset. Rarely used, so
+commands.py loads this module for the request and drops it after: its bytecode costs the heap
+nothing the rest of the time.
 """
 
 import time
 
+from authtok import commands, vault
 from authtok import log as evlog
-from authtok import vault
 from authtok.errors import Error, bad_param
 
 _SCREEN = {"brightness": (0, 255), "screen_s": (5, 600)}
 _LOCK = ("max_tries", "wipe_after", "auto_lock_s")
 _LOG_PAGE = 40
+
+
+def acct_rename(dev, req):
+    from authtok.provision import relabel  # the label checks acct.add makes
+
+    i, rec = commands._ref(dev, req)
+    new = relabel(rec, req.get("ni", ""), req.get("nn"))
+    acc = vault.Account(new)
+    try:
+        if dev.vault.find(acc.issuer, acc.name)[0] != i:
+            raise Error("duplicate",
+                        "account %s already exists" % vault.label(acc.issuer, acc.name))
+    except Error as e:
+        if e.code != "not_found":
+            raise
+    dev.vault.replace(i, new)
+    _push_follows(dev, rec, (acc.issuer.encode(), acc.name.encode()))
+    return {}
+
+
+def acct_remove(dev, req):
+    i, rec = commands._ref(dev, req)
+    dev.vault.remove(i)
+    _push_follows(dev, rec, None)
+    return {"total": dev.vault.count}
+
+
+def _push_follows(dev, rec, new):
+    """A push enrolment follows its account to a new label, or goes with it."""
+    import os
+
+    try:
+        os.stat("/flash/push")
+    except OSError:
+        return  # nothing enrolled: push.py need not load
+    from authtok import push
+
+    push.relabel(dev, vault._label_of(rec), new)
+
+
+def acct_move(dev, req):
+    to = req.get("to")
+    if not commands.is_int(to):
+        raise bad_param("position (to) must be an integer")
+    dev.vault.move(commands._ref(dev, req)[0], to)
+    return {}
+
+
+def pin_set(dev, req):
+    if dev.lock.pin_set:
+        raise Error("pin_set", "a PIN is already set: use pin change")
+    dev.lock.set_pin(req.get("pin"))
+    return {}
+
+
+def pin_change(dev, req):
+    from authtok.lock import check_pin_format
+
+    check_pin_format(req.get("new"))  # refuse a bad new PIN before spending a try
+    dev.lock.verify(req.get("old"))
+    dev.lock.set_pin(req.get("new"))
+    return {}
+
 
 
 def _sensor(dev):
@@ -102,9 +166,7 @@ def settings_set(dev, req):
 
 def acct_touch(dev, req):
     """Whether an account needs a fresh finger for each code (like a touch-required key)."""
-    from authtok.commands import _ref
-
-    i, rec = _ref(dev, req)
+    i, rec = commands._ref(dev, req)
     dev.vault.replace(i, vault.with_touch(rec, bool(req.get("t"))))
     return {}
 
@@ -137,7 +199,7 @@ def wipe(dev, req):
     if dev.lock.pin_set and not dev.lock.corrupt:
         dev.lock.verify(req.get("pin"))
     dev.lock.wipe()
-    dev.save_conf({k: v for k, v in dev.conf.items() if k in ("sync", "fp_pw")})
+    dev.save_conf({k: v for k, v in dev.conf.items() if k in ("sync", "fp_pw", "bn", "bt")})
     if dev.screen:
         dev.screen.index = 0
     dev.lock.touch(time.ticks_ms())

@@ -12,58 +12,49 @@ import sys
 
 from authtok import commands, frame
 from authtok import log as evlog
-from authtok.clock import Clock
-from authtok.lock import Lock
-from authtok.store import Corrupt, Sealed
-from authtok.vault import Vault
+
+if False:  # for the type checker only: MicroPython compiles this away
+    from authtok.clock import Clock
+    from authtok.lock import Lock
+    from authtok.log import Log
+    from authtok.store import Sealed
+    from authtok.vault import Vault
 
 
 class Device:
     """What the protocol handlers and the front panel work on."""
 
+    # Set by boot.wire. Declared for the type checker: annotations cost MicroPython nothing.
+    serial: str
+    clock: "Clock"
+    vault: "Vault"
+    lock: "Lock"
+    _conf: "Sealed"
+    push_file: "Sealed"
+    bonds: "Sealed"
+    bt: object  # the board's `bluetooth` module, or None
+    ble_secure: bool
+    events: "Log"
+
     def __init__(self, board, lines):
+        # The wiring runs once: it lives in boot.py, whose bytecode leaves the heap after.
         from authtok import boot
-        from drivers.ds3231 import DS3231
 
         self.lines = lines
-        board.mount_flash()
-        key = boot.device_key()
         self.board = board.name
-        self.serial = board.unique_id().hex()
-        self.clock = Clock(DS3231(board.i2c))
-        self.vault = Vault(Sealed("/flash/vault", key, b"valt"))
-        self.lock = Lock(Sealed("/flash/lock", key, b"lock"), on_wipe=self._erase)
-        self._conf = Sealed("/flash/conf", key, b"conf")
         self.conf = {}
         self.corrupt = False
-        self.batch = None  # a multi-frame batch add in progress (vault.Batch)
+        self.batch = None  # a multi-frame batch add in progress (provision.Batch)
         self.batch_seq = 0  # the last frame of it that arrived
         self.touch_pending = None  # account waiting for a finger to show its code
         self.enrolling = False
-        self.events = evlog.Log(now=self._log_time)
-        # Each file on its own: a damaged one never hides the state of the others, and
-        # nothing is ever reformatted on the token's own initiative.
-        try:
-            self.lock.load()
-        except Corrupt as e:
-            self.log("PIN state integrity check failed (%s): the token stays locked" % e)
-        try:
-            self.vault.load()
-        except Corrupt as e:
-            self.corrupt = True
-            self.event(evlog.VAULT_CORRUPT)
-            self.log("vault integrity check failed: %s" % e)
-        try:
-            self.conf = json.loads(self._conf.load() or b"{}")
-        except (Corrupt, ValueError) as e:
-            self.log("settings integrity check failed (%s): defaults used" % e)
-        del key
+        self.xfer = None  # a restore upload in progress: (key, size) (backup.py)
+        self.ask_push = None  # push.py asks the person with prompt.py; tests stand in here
+        self.prompt = None  # the push prompt on the screen, which takes the buttons
+        self.ble = None  # the push service over BLE (ble.PushLink), on once push is enrolled
         self.display = self.screen = self.buttons = self.sensor = None
-        boot.front_panel(self, board)
+        boot.wire(self, board)
         boot.drop()
-        self.event(evlog.BOOT)
-        if self.lock.wipe_due():  # a power cut hit a wipe: finish it before anything else
-            self.lock.wipe()
 
     def _erase(self):
         """Factory reset of what App Lock protects: the vault and the enrolled fingers."""
@@ -148,6 +139,9 @@ async def serve(dev, link):
         if not chunk:
             return
         for n in lines.feed(chunk):
+            # Collected first, so the request's objects fill the heap's low holes, not the
+            # free space above wherever the UI tasks' garbage left the allocator.
+            gc.collect()
             try:
                 req = frame.decode(lines.buf, n)
             except ValueError as e:

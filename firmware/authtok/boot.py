@@ -1,12 +1,86 @@
-"""Boot-time wiring: the device key and the front panel's parts. Used once, then dropped
-(`drop`), so its bytecode does not stay in the heap."""
+"""Boot-time wiring of app.Device: the device key, the storage, the clock and the front
+panel's parts. Used once, then dropped (`drop`), so its bytecode does not stay in the heap."""
 
 import gc
+import json
 import os
 
 from authtok import log as evlog
 
 _KEY = "/flash/devkey"
+
+
+def wire(dev, board):
+    """The rest of app.Device: the board's parts, and what the flash holds (sealed with the
+    device key), loaded; then the front panel."""
+    from authtok.clock import Clock
+    from authtok.lock import Lock
+    from authtok.store import Sealed
+    from authtok.vault import Vault
+    from drivers.ds3231 import DS3231
+
+    _preload(board)
+    board.mount_flash()
+    key = device_key()
+    clean_transfers()
+    dev.serial = board.unique_id().hex()
+    # Each lasting part is built into a heap just collected: what building one leaves behind
+    # (key derivations, file reads) then never lies below the next, to become holes between
+    # them once collected. The free heap after boot stays in one piece, as big requests need
+    # (a restore.data frame's 2 KiB string).
+    gc.collect()
+    dev.clock = Clock(DS3231(board.i2c))
+    gc.collect()
+    dev.vault = Vault(Sealed("/flash/vault", key, b"valt"))
+    gc.collect()
+    dev.lock = Lock(Sealed("/flash/lock", key, b"lock"), on_wipe=dev._erase)
+    gc.collect()
+    dev._conf = Sealed("/flash/conf", key, b"conf")
+    gc.collect()
+    dev.push_file = Sealed("/flash/push", key, b"push")  # push.py's state, loaded on demand
+    gc.collect()
+    dev.bonds = Sealed("/flash/bonds", key, b"bond")  # BLE bond keys (ble_bond.py)
+    del key
+    gc.collect()
+    dev.events = evlog.Log(now=dev._log_time)
+    gc.collect()
+    _load(dev)
+    gc.collect()
+    front_panel(dev, board)
+    dev.bt = getattr(board, "bluetooth", None)  # MicroPython's `bluetooth`, if the board has it
+    dev.ble_secure = getattr(board, "ble_secure", True)
+    try:
+        os.stat("/flash/push")  # the radio stays off until an account is enrolled for push
+        from authtok import ble
+
+        ble.start(dev)
+    except OSError:
+        pass
+    dev.event(evlog.BOOT)
+    if dev.lock.wipe_due():  # a power cut hit a wipe: finish it before anything else
+        dev.lock.wipe()
+
+
+def _load(dev):
+    """The lock state, the vault and the settings. Each file on its own: a damaged one never
+    hides the state of the others, and nothing is ever reformatted on the token's own
+    initiative."""
+    from authtok.store import Corrupt
+
+    try:
+        dev.lock.load()
+    except Corrupt as e:
+        dev.log("PIN state integrity check failed (%s): the token stays locked" % e)
+    try:
+        dev.vault.load()
+    except Corrupt as e:
+        dev.corrupt = True
+        dev.event(evlog.VAULT_CORRUPT)
+        dev.log("vault integrity check failed: %s" % e)
+    try:
+        dev.conf = json.loads(dev._conf.load() or b"{}")
+    except (Corrupt, ValueError) as e:
+        dev.log("settings integrity check failed (%s): defaults used" % e)
 
 
 def device_key():
@@ -25,12 +99,34 @@ def device_key():
     return key
 
 
+def clean_transfers():
+    """An interrupted backup or restore leaves its file in flash: it goes at boot (the names
+    are backup.OUT and backup.IN; loading that module here would cost heap)."""
+    for name in ("out", "in", "out.new", "in.new"):
+        try:
+            os.remove("/flash/backup." + name)
+        except OSError:
+            pass
+
+
+def _preload(board):
+    """Load the front panel's modules before anything is read from flash, each into a heap with
+    no garbage between the pieces. Loaded after, their bytecode would land among the holes
+    that reading leaves, and so would the next block of the qstr pool, which grows by one block
+    (~7 KB in the simulator) when the modules' names fill it: a block that may find no room."""
+    names = ["authtok.screen", "drivers.ssd1306"]
+    if getattr(board, "buttons", None):
+        names.append("drivers.buttons")
+    if getattr(board, "fingerprint_uart", None) is not None:
+        names.append("drivers.r503")
+    for name in names:
+        gc.collect()
+        __import__(name)
+
+
 def front_panel(dev, board):
     """The display, buttons and fingerprint sensor, where the board has them."""
-    gc.collect()  # load each module into a heap with no garbage between the pieces
     from authtok.screen import Screen
-
-    gc.collect()
     from drivers.ssd1306 import SSD1306
 
     try:
@@ -41,7 +137,6 @@ def front_panel(dev, board):
         dev.log("no display answers on the I2C bus")
     pins = getattr(board, "buttons", None)
     if pins and dev.screen:
-        gc.collect()
         from drivers.buttons import Buttons
 
         dev.buttons = Buttons(pins, ("up", "down", "ok"))
@@ -53,7 +148,6 @@ def front_panel(dev, board):
 def _sensor(dev, uart):
     """The R503, bound to this token by a handshake password set at first boot, so a
     swapped sensor cannot answer "match" for fingers it was given elsewhere."""
-    gc.collect()
     from drivers.r503 import R503, R503Error
 
     password = dev.conf.get("fp_pw")
@@ -71,10 +165,14 @@ def _sensor(dev, uart):
 
 
 def drop():
+    """Forget this module. Its names go too: the GC scans the stack conservatively, and a
+    stale word there that still points at the module would otherwise keep all of it."""
     import sys
 
     import authtok
 
-    sys.modules.pop("authtok.boot", None)
+    mod = sys.modules.pop("authtok.boot", None)
     if hasattr(authtok, "boot"):
         del authtok.boot
+    if mod is not None:
+        mod.__dict__.clear()

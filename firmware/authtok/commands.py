@@ -17,7 +17,7 @@ from authtok import log as evlog
 from authtok.errors import Error, bad_param
 
 PAGE = 16  # at most this many accounts per response page ...
-_PAGE_BYTES = const(3000)  # ... and at most this much JSON, so a page frame stays under MAX_LINE
+_PAGE_BYTES = const(3000)  # ... and at most this much JSON, so a page frame fits a 4 KiB line
 
 
 def is_int(v):
@@ -40,12 +40,19 @@ def _page(dev, req, codes=False, now=None):
         raise bad_param("bad offset")
     out = []  # type: list[dict]
     size = 0
-    for rec in dev.vault.page(off, PAGE):
-        it = _code_item(dev, rec, now) if codes else vault.Account(rec).public()
-        size += len(json.dumps(it))
-        if out and size > _PAGE_BYTES:
-            break
-        out.append(it)
+    recs = dev.vault.records()  # streamed: the page's records are never all held at once
+    try:
+        for i, rec in enumerate(recs):
+            if len(out) == PAGE:
+                break
+            if i >= off:
+                it = _code_item(dev, rec, now) if codes else vault.Account(rec).public()
+                size += len(json.dumps(it))
+                if out and size > _PAGE_BYTES:
+                    break
+                out.append(it)
+    finally:
+        recs.close()
     return out
 
 
@@ -65,6 +72,7 @@ def info(dev, req):
         "vault": "corrupt" if dev.corrupt else "ok",
         "lock_state": "corrupt" if dev.lock.corrupt else "ok",
         "clock": time_get(dev, req),
+        "backup": {"gen": dev.conf.get("bn", 0), "t": dev.conf.get("bt")},
         "app_lock": dev.lock.state(),
         "display": dev.display is not None,
         "sensor": dev.sensor is not None,
@@ -173,25 +181,27 @@ def lock(dev, req):
     return {}
 
 
-# op: flags. The handler is the op's name with "_" for ".": here, or in provision.py or
-# admin.py, loaded for the request and dropped after.
+# op: flags. The handler is the op's name with "_" for ".": here, or in a module loaded for
+# the request and dropped after.
 _OPEN = const(1)  # needs the token open
 _CORRUPT_OK = const(2)  # allowed while the vault is corrupt
 _PROV = const(4)  # in provision.py
 _ADMIN = const(8)  # in admin.py
+_BKUP = const(16)  # in backup.py
+_PUSH = const(32)  # in push.py
 OPS = {
     "info": _CORRUPT_OK,
     "time.get": _CORRUPT_OK,
     "time.set": _OPEN | _CORRUPT_OK | _PROV,
     "acct.add": _OPEN | _PROV,
     "acct.list": _OPEN,
-    "acct.rename": _OPEN | _PROV,
-    "acct.remove": _OPEN | _PROV,
-    "acct.move": _OPEN | _PROV,
+    "acct.rename": _OPEN | _ADMIN,
+    "acct.remove": _OPEN | _ADMIN,
+    "acct.move": _OPEN | _ADMIN,
     "acct.touch": _OPEN | _ADMIN,
     "code": _OPEN,
-    "pin.set": _PROV,
-    "pin.change": _PROV,
+    "pin.set": _ADMIN,
+    "pin.change": _ADMIN,
     "unlock": 0,
     "lock": _CORRUPT_OK,
     "fp.enroll": _OPEN | _CORRUPT_OK | _ADMIN,
@@ -202,7 +212,17 @@ OPS = {
     "log.read": _CORRUPT_OK | _ADMIN,  # no secret is ever logged: readable while locked
     "log.clear": _OPEN | _CORRUPT_OK | _ADMIN,
     "wipe": _CORRUPT_OK | _ADMIN,  # asks for the PIN itself
+    "backup.begin": _OPEN | _BKUP,  # asks for the PIN itself
+    "backup.read": _OPEN | _BKUP,
+    "backup.done": _OPEN | _BKUP,
+    "restore.begin": _OPEN | _CORRUPT_OK | _BKUP,  # the way out of a damaged vault
+    "restore.data": _OPEN | _CORRUPT_OK | _BKUP,
+    "restore.commit": _OPEN | _CORRUPT_OK | _BKUP,
+    "push.enroll": _OPEN | _PUSH,
+    "push.list": _OPEN | _PUSH,
+    "push.revoke": _OPEN | _PUSH,
 }
+_MODS = ((_PROV, "provision"), (_ADMIN, "admin"), (_BKUP, "backup"), (_PUSH, "push"))
 
 
 def drop(name):
@@ -244,9 +264,10 @@ async def dispatch_async(dev, req):
             dev.lock.require()
             dev.lock.touch(time.ticks_ms())
         name = op.replace(".", "_")
-        if flags & (_PROV | _ADMIN):
-            mod = "provision" if flags & _PROV else "admin"
-            handler = getattr(__import__("authtok." + mod, None, None, (mod,)), name)
+        for bit, mod in _MODS:
+            if flags & bit:
+                handler = getattr(__import__("authtok." + mod, None, None, (mod,)), name)
+                break
         else:
             handler = globals()[name]
         resp = handler(dev, req)
@@ -272,5 +293,14 @@ async def dispatch_async(dev, req):
     if op != "acct.add" or not req.get("more"):  # a batch keeps provision until its end
         drop("provision")
     drop("admin")
+    drop("backup")
+    drop("push")
+    drop("x25519")
+    if op == "push.enroll" and "ok" in resp and dev.ble is None:
+        # The first enrolment turns the radio on, once the enrolment's code left the heap.
+        gc.collect()
+        from authtok import ble
+
+        ble.start(dev)
     resp["id"] = rid
     return resp

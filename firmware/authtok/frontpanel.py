@@ -58,6 +58,9 @@ async def button_loop(dev):
         lock = dev.lock
         screen = dev.screen
         screen.activity()
+        if dev.prompt is not None:  # a push prompt takes the buttons (prompt.py)
+            dev.prompt.key(name, kind)
+            continue
         if lock.is_open():
             lock.touch(time.ticks_ms())
             screen.pin = None

@@ -61,10 +61,14 @@ ERROR = const(15)
 ENROLL = const(16)
 FINGER_REMOVED = const(17)
 SETTINGS = const(18)
-_RESTORE = const(19)
-_BACKUP = const(20)
+RESTORE = const(19)
+BACKUP = const(20)
 PIN_CHANGE = const(21)
-_LAST = const(21)  # the highest code
+PUSH_ENROLL = const(22)
+PUSH_REJECTED = const(23)  # arg: the reason's index in push._REASONS
+PUSH_ANSWER = const(24)  # arg: approve, deny, report, wrong_number, timeout
+PUSH_CLOCK = const(25)  # arg: minutes the relying party's clock is off
+_LAST = const(25)  # the highest code
 
 
 def _crc(buf):

@@ -1,29 +1,31 @@
-"""Changing what the token holds: validating and adding accounts, renaming, moving,
-removing, setting the clock and the PIN. Used at a bench or by the owner, rarely in a day, so
-commands.py loads this module for the request and drops it after.
+"""Provisioning: setting the clock, validating what the host sends and streaming a batch of
+accounts into the vault (acct.add), and the label check a rename shares. Used at a bench or by
+the owner, rarely in a day, so commands.py loads this module for the request and drops it after
+(a batch keeps it until its last frame). Editing the list and the PIN are in admin.py: here
+they would weigh on a batch's peak.
 """
 
-import struct
-
+from authtok import commands, vault
 from authtok import log as evlog
-from authtok import vault
-from authtok.base32 import b32decode
-from authtok.commands import _ref, is_int
 from authtok.errors import Error, bad_param
-from authtok.lock import check_pin_format
-from authtok.vault import _HOTP, _TOUCH, _VERSION, ALGS, MAX_ACCOUNTS, _framed, _label_of, label
+
+# Few module-level names: this module loads while a batch frame's parsed accounts fill the
+# heap, and its globals dict is one block (37 slots take 592 bytes, 23 take 368).
 
 
 def _text(value, what, allow_empty):
+    """The label as UTF-8, checked byte by byte: iterating a str would intern each distinct
+    character as a qstr, heap that is never given back."""
     if not isinstance(value, str):
         raise bad_param(what + " must be text")
-    for ch in value:
-        c = ord(ch)
+    raw = value.encode()
+    prev = 0
+    for c in raw:  # UTF-8: bytes < 128 are ASCII characters, never part of another one
         if c < 32 or c == 127:
             raise bad_param(what + " must not contain control characters")
-        if 0xD800 <= c <= 0xDFFF:  # half of a JSON surrogate pair: MicroPython keeps them apart
+        if prev == 0xED and c >= 0xA0:  # U+D800..DFFF, half of a JSON surrogate pair
             raise bad_param(what + " must be valid text (send characters beyond U+FFFF as UTF-8)")
-    raw = value.encode()
+        prev = c
     if len(raw) > 64 or (not raw and not allow_empty):
         raise bad_param(what + " must be 1 to 64 bytes" if not allow_empty else
                         what + " must be at most 64 bytes")
@@ -45,36 +47,34 @@ def encode(d):
     if isinstance(kind, bool) or kind not in (0, 1) or not isinstance(kind, int):
         raise bad_param("type must be totp or hotp")
     alg = d.get("a", "SHA1")
-    if alg not in ALGS:
+    if alg not in vault.ALGS:
         raise Error("bad_algorithm", "algorithm must be SHA1, SHA256 or SHA512")
     digits = _int(d, "d", 6, 6, 8, "digits")
+    from authtok.base32 import b32decode
+
     try:
-        secret = b32decode(d.get("s", ""))
-    except (ValueError, TypeError):
+        secret = b32decode(d.get("s", "").encode())  # bytes: no qstr per character
+    except (ValueError, TypeError, AttributeError):
         raise Error("bad_secret", "secret is not valid base32") from None
     if not 10 <= len(secret) <= 64:
         raise Error("bad_secret", "secret must be 10 to 64 bytes (80 to 512 bits)")
     issuer = _text(d.get("i", ""), "issuer", True)
     name = _text(d.get("n"), "name", False)
-    flags = kind | (ALGS.index(alg) << 1) | (_TOUCH if d.get("t") else 0)
+    flags = kind | (vault.ALGS.index(alg) << 1) | (vault._TOUCH if d.get("t") else 0)
     if kind:
-        var = struct.pack(">Q", _int(d, "c", 0, 0, 0xFFFFFFFFFFFFFFFF, "counter"))
+        var = _int(d, "c", 0, 0, 0xFFFFFFFFFFFFFFFF, "counter").to_bytes(8, "big")
     else:
-        var = struct.pack(">H", _int(d, "p", 30, 1, 3600, "period"))
+        var = _int(d, "p", 30, 1, 3600, "period").to_bytes(2, "big")
     return (bytes((flags, digits)) + var + bytes((len(secret),)) + secret +
             bytes((len(issuer),)) + issuer + bytes((len(name),)) + name)
-
-
-def _secret_end(rec):
-    at = 10 if rec[0] & _HOTP else 4
-    return at + 1 + rec[at]
 
 
 def relabel(rec, issuer, name):
     """The same account under a new issuer and name."""
     issuer = _text(issuer, "issuer", True)
     name = _text(name, "name", False)
-    return (rec[:_secret_end(rec)] + bytes((len(issuer),)) + issuer +
+    at = 10 if rec[0] & vault._HOTP else 4  # the secret's length byte
+    return (rec[:at + 1 + rec[at]] + bytes((len(issuer),)) + issuer +
             bytes((len(name),)) + name)
 
 
@@ -88,14 +88,14 @@ def _digest(key):
 class Batch:
     """New accounts streamed into the next vault behind the current one (see acct.add)."""
 
-    def __init__(self, vault):
-        self._vault = vault
-        self._seen = vault._digests  # 8-byte label digests of every account so far
-        self._w = vault._sealed.writer()
+    def __init__(self, v):
+        self._vault = v
+        self._seen = v._digests  # 8-byte label digests of every account so far
+        self._w = v._sealed.writer()
         self.count = 0
         try:
-            self._w.write(_VERSION)
-            for rec in vault.records():
+            self._w.write(vault._VERSION)
+            for rec in v.records() if v.count else ():  # an empty vault: no file to open
                 self._take(rec)
         except BaseException:
             self._w.abort()
@@ -112,21 +112,21 @@ class Batch:
 
     def _take(self, rec):
         at = 8 * self.count
-        self._seen[at:at + 8] = _digest(_label_of(rec))
-        self._w.write(_framed(rec))
+        self._seen[at:at + 8] = _digest(vault._label_of(rec))
+        self._w.write(vault._framed(rec))
         self.count += 1
 
     def add(self, records):
         """Check a frame's records against everything so far, then stream them out."""
-        if self.count + len(records) > MAX_ACCOUNTS:
-            raise Error("vault_full", "the token holds at most %d accounts" % MAX_ACCOUNTS)
+        if self.count + len(records) > vault.MAX_ACCOUNTS:
+            raise Error("vault_full", "the token holds at most %d accounts" % vault.MAX_ACCOUNTS)
         digests = []
         for rec in records:
-            key = _label_of(rec)
+            key = vault._label_of(rec)
             d = _digest(key)
             if self._has(d) or d in digests:
                 raise Error("duplicate", "account %s already exists" %
-                            label(str(key[0], "utf-8"), str(key[1], "utf-8")))
+                            vault.label(str(key[0], "utf-8"), str(key[1], "utf-8")))
             digests.append(d)
         for rec in records:
             self._take(rec)
@@ -141,7 +141,7 @@ class Batch:
 
 def time_set(dev, req):
     t = req.get("t")
-    if not is_int(t) or not 946684800 <= t < 7258118400:  # the DS3231's 2000..2199
+    if not commands.is_int(t) or not 946684800 <= t < 7258118400:  # the DS3231's 2000..2199
         raise bad_param("time must be Unix seconds between 2000 and 2199")
     try:
         offset = dev.clock.set(t)
@@ -154,7 +154,8 @@ def time_set(dev, req):
 
 def acct_add(dev, req):
     """Add a batch. A batch too big for one frame comes as several with "more": each frame
-    streams into the next vault and the last one commits it, so it is all or nothing."""
+    streams into the next vault and the last one commits it, so it is all or nothing. The
+    request's list of accounts is consumed: each is dropped once encoded."""
     batch = req.get("a")
     if not isinstance(batch, list) or not batch:
         raise bad_param("a batch of accounts (a) is required")
@@ -166,11 +167,12 @@ def acct_add(dev, req):
         except Error as e:
             e.extra["index"] = n
             raise
-        if len(vault.Account(rec).secret) < 16:  # accepted: many services still use 80 bits
+        batch[n] = None  # the parsed account (~500 bytes of heap) is garbage from here on
+        if rec[10 if rec[0] & vault._HOTP else 4] < 16:  # a short secret (80 bits is common)
             weak.append(n)
         records.append(rec)
     seq = req.get("seq", 0)
-    if not is_int(seq) or seq < 0:
+    if not commands.is_int(seq) or seq < 0:
         raise bad_param("seq must be a non-negative integer")
     if seq == 0:
         dev.drop_batch()  # a new batch: whatever an abandoned one staged goes
@@ -186,47 +188,3 @@ def acct_add(dev, req):
     b, dev.batch = dev.batch, None
     b.commit()
     return {"added": dev.vault.count - before, "weak": weak, "total": dev.vault.count}
-
-
-def acct_rename(dev, req):
-    i, rec = _ref(dev, req)
-    new = relabel(rec, req.get("ni", ""), req.get("nn"))
-    acc = vault.Account(new)
-    try:
-        if dev.vault.find(acc.issuer, acc.name)[0] != i:
-            raise Error("duplicate",
-                        "account %s already exists" % vault.label(acc.issuer, acc.name))
-    except Error as e:
-        if e.code != "not_found":
-            raise
-    dev.vault.replace(i, new)
-    return {}
-
-
-def acct_remove(dev, req):
-    dev.vault.remove(_ref(dev, req)[0])
-    return {"total": dev.vault.count}
-
-
-def acct_move(dev, req):
-    to = req.get("to")
-    if not is_int(to):
-        raise bad_param("position (to) must be an integer")
-    dev.vault.move(_ref(dev, req)[0], to)
-    return {}
-
-
-def pin_set(dev, req):
-    if dev.lock.pin_set:
-        raise Error("pin_set", "a PIN is already set: use pin change")
-    dev.lock.set_pin(req.get("pin"))
-    return {}
-
-
-def pin_change(dev, req):
-    check_pin_format(req.get("new"))  # refuse a bad new PIN before spending a try
-    dev.lock.verify(req.get("old"))
-    dev.lock.set_pin(req.get("new"))
-    return {}
-
-

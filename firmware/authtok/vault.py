@@ -2,8 +2,8 @@
 
 A record holds only what a code needs, so 200+ accounts fit the ESP32's heap:
 
-    flags (1: bit 0 HOTP, bits 1-2 algorithm, bit 3 needs-touch) | digits (1) |
-    period (2, TOTP) or counter (8, HOTP) | secret (len 1 + bytes) |
+    flags (1: bit 0 HOTP, bits 1-2 algorithm, bit 3 needs-touch, bit 4 re-verify push) |
+    digits (1) | period (2, TOTP) or counter (8, HOTP) | secret (len 1 + bytes) |
     issuer (len 1 + UTF-8) | name (len 1 + UTF-8)
 
 The order of the records is the order the user sees, as the authenticator apps keep it.
@@ -17,6 +17,7 @@ MAX_ACCOUNTS = 250
 ALGS = ("SHA1", "SHA256", "SHA512")
 _HOTP = 1
 _TOUCH = 8
+REVERIFY = 16  # push-enrolled where the backup was made: enrol again (docs/backup.md)
 _VERSION = b"V1"
 
 
@@ -28,6 +29,7 @@ class Account:
         self.hotp = bool(flags & _HOTP)
         self.alg = ALGS[(flags >> 1) & 3]
         self.touch = bool(flags & _TOUCH)
+        self.reverify = bool(flags & REVERIFY)
         at = 10 if self.hotp else 4
         v = int.from_bytes(rec[2:at], "big")
         self.counter, self.period = (v, 0) if self.hotp else (0, v)
@@ -53,6 +55,8 @@ class Account:
             d["p"] = self.period
         if self.touch:
             d["t"] = 1
+        if self.reverify:
+            d["rv"] = 1
         return d
 
 
@@ -97,29 +101,7 @@ class Vault:
 
     def records(self):
         """Every record, in order. Close the generator when you stop early."""
-        pieces = self._sealed.stream()
-        if pieces is None:
-            return
-        buf = b""
-        first = True
-        try:
-            for piece in pieces:
-                buf += piece
-                if first:
-                    if buf[:2] != _VERSION:
-                        from authtok.store import Corrupt
-
-                        raise Corrupt("version")
-                    buf = buf[2:]
-                    first = False
-                while len(buf) >= 2:
-                    n = int.from_bytes(buf[:2], "big")
-                    if len(buf) < 2 + n:
-                        break
-                    yield buf[2 : 2 + n]
-                    buf = buf[2 + n :]
-        finally:
-            pieces.close()
+        return read_records(self._sealed)
 
     def find(self, issuer, name):
         """(position, record) of the account; not_found otherwise."""
@@ -183,8 +165,45 @@ class Vault:
         )
 
 
+def read_records(sealed):
+    """The records of a sealed vault-format file (the vault, or a backup), in order;
+    nothing when there is no file. Close the generator when you stop early."""
+    pieces = sealed.stream()
+    if pieces is None:
+        return
+    # One new buffer per piece (what was left of the last one, then the piece), read through
+    # with an offset: cutting the rest off after each record would copy it once per record.
+    buf = b""
+    at = -1  # the version is not checked yet
+    try:
+        for piece in pieces:
+            buf = buf[at:] + piece if at > 0 else buf + piece
+            if at < 0:
+                if buf[:2] != _VERSION:
+                    from authtok.store import Corrupt
+
+                    raise Corrupt("version")
+            at = 2 if at < 0 else 0
+            while len(buf) - at >= 2:
+                n = buf[at] << 8 | buf[at + 1]
+                if len(buf) - at < 2 + n:
+                    break
+                yield buf[at + 2 : at + 2 + n]
+                at += 2 + n
+        if at < len(buf) and buf:
+            from authtok.store import Corrupt
+
+            raise Corrupt("truncated record")
+    finally:
+        pieces.close()
+
+
 def label(issuer, name):
     return issuer + ":" + name if issuer else name
+
+
+def with_flag(rec, flag, on):
+    return bytes((rec[0] | flag if on else rec[0] & ~flag,)) + rec[1:]
 
 
 def with_touch(rec, touch):

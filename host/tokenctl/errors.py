@@ -14,6 +14,13 @@ EXIT_AUTH = 5
 EXIT_NOT_FOUND = 6
 EXIT_TIMEOUT = 7
 EXIT_INPUT = 8
+# A push sign-in that was not approved (tokenctl push send; approved is EXIT_OK).
+EXIT_PUSH_DENIED = 10
+EXIT_PUSH_WRONG_NUMBER = 11
+EXIT_PUSH_REPORTED = 12
+EXIT_PUSH_TIMEOUT = 13
+EXIT_PUSH_RATE_LIMITED = 14
+EXIT_PUSH_REJECTED = 15
 
 
 class TokenError(Exception):
@@ -63,3 +70,43 @@ class AuthError(DeviceError):
     @property
     def tries_left(self):
         return self.details.get("tries_left")
+
+
+class PushNotApproved(TokenError):
+    """A push challenge ended in anything but a verified approval."""
+
+    exit_code = EXIT_PUSH_REJECTED
+
+
+class PushDenied(PushNotApproved):
+    exit_code = EXIT_PUSH_DENIED
+
+
+class PushWrongNumber(PushNotApproved):
+    """The user picked a number other than the one shown on the sign-in screen."""
+
+    exit_code = EXIT_PUSH_WRONG_NUMBER
+
+
+class PushReported(PushNotApproved):
+    """The user denied and reported the sign-in as fraud."""
+
+    exit_code = EXIT_PUSH_REPORTED
+
+
+class PushTimeout(PushNotApproved):
+    """No pick on the token in time, or no answer reached us in time."""
+
+    exit_code = EXIT_PUSH_TIMEOUT
+
+
+class PushRateLimited(PushNotApproved):
+    """The token paused prompts for this account (MFA-fatigue protection)."""
+
+    exit_code = EXIT_PUSH_RATE_LIMITED
+
+
+class PushRejected(PushNotApproved):
+    """The token refused the challenge, or its answer failed verification."""
+
+    exit_code = EXIT_PUSH_REJECTED

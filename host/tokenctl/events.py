@@ -45,7 +45,23 @@ EVENTS: dict[int, Event] = {
     19: Event("restore", "Accounts restored from a backup"),
     20: Event("backup", "Accounts backed up"),
     21: Event("pin_change", "PIN changed"),
+    22: Event("push_enroll", "Push enrolled"),
+    23: Event("push_rejected", "Push challenge rejected", "reason"),
+    24: Event("push_answer", "Push answered", "answer"),
+    25: Event("push_clock", "Relying party's clock disagrees", "minutes"),
 }
+# What `arg` means for the push events: firmware/authtok/push.py's tables.
+PUSH_REASONS = (
+    "malformed",
+    "unknown_account",
+    "forged",
+    "bad_lifetime",
+    "replayed",
+    "expired",
+    "clock_untrusted",
+    "rate_limited",
+)
+PUSH_ANSWERS = ("approve", "deny", "report", "wrong_number", "timeout")
 
 
 def describe(record: Sequence) -> dict:
@@ -57,7 +73,10 @@ def describe(record: Sequence) -> dict:
     seq, time, code, arg, detail = record
     event = EVENTS.get(code) or Event(f"e{code}", f"Unknown event {code}")
     text = event.text
-    if event.arg is not None:
+    names = {23: PUSH_REASONS, 24: PUSH_ANSWERS}.get(code)
+    if names and 0 <= arg < len(names):
+        text += f" ({event.arg}: {names[arg]})"
+    elif event.arg is not None:
         text += f" ({event.arg}: {arg})"
     elif arg:
         text += f" (arg {arg})"

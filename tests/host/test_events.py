@@ -32,6 +32,10 @@ STABLE = {
     "restore": 19,
     "backup": 20,
     "pin_change": 21,
+    "push_enroll": 22,
+    "push_rejected": 23,
+    "push_answer": 24,
+    "push_clock": 25,
 }
 
 

@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from tokenctl.sim.build import repo_root
+from tokenctl.sim.radio import SimRadio
 
 _I2C_WRITE, _I2C_READ, _I2C_SCAN = 0x57, 0x52, 0x53
 _UART_WRITE, _UART_READ, _PIN_READ = 0x77, 0x72, 0x70
@@ -59,6 +60,7 @@ class Parts:
         self.pins = {name: sim_pin.SimPin() for name in BUTTONS}
         self.i2c = sim_i2c.SimI2C()
         self.ssd1306 = sim_ssd1306.SimSSD1306()
+        self.ble = SimRadio()  # the central's side of the token's BLE radio
         self.power_on()
 
     def power_on(self) -> None:
@@ -70,6 +72,7 @@ class Parts:
             self.ssd1306 = self._sim_ssd1306.SimSSD1306(noise=True)
             self.i2c.attach(0x3C, self.ssd1306)
             self.r503.power_cycle()
+            self.ble.reset()
 
     # --- what a person (or a test) does to the parts --------------------------------------
 
@@ -129,6 +132,9 @@ class Parts:
         """One bridge request -> (errno or 0, answer)."""
         with self.lock:
             try:
+                radio = self.ble.handle(op, payload)
+                if radio is not None:
+                    return 0, radio
                 if op == _I2C_WRITE:
                     self.i2c.writeto(payload[0], payload[1:])
                     return 0, b""

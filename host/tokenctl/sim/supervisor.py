@@ -100,6 +100,19 @@ def _press(sup, args):
     return {}
 
 
+@command("ble")
+def _ble(sup, args):
+    """A BLE central's action on the token's radio (tokenctl.push.link.SimLink)."""
+    from tokenctl.sim.radio import RadioError
+
+    action = args.pop("action", "")
+    args.pop("cmd", None)
+    try:
+        return sup.token.parts.ble.control(action, **args)
+    except RadioError as e:
+        return {"ok": False, "error": str(e)}
+
+
 @command("stop")
 def _stop(sup, args):
     sup.stopping.set()
@@ -136,18 +149,23 @@ class Supervisor:
                 conn, _ = server.accept()
             except TimeoutError:
                 continue
-            with conn:
-                conn.settimeout(5)
-                line = b""
-                try:
-                    while not line.endswith(b"\n") and len(line) < 65536:
-                        chunk = conn.recv(4096)
-                        if not chunk:
-                            break
-                        line += chunk
-                    conn.sendall(json.dumps(self.handle(line)).encode() + b"\n")
-                except OSError:
-                    pass  # the client went away
+            # One thread per request: a central waiting for a BLE notification must not hold
+            # up the button press that answers it.
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            line = b""
+            try:
+                while not line.endswith(b"\n") and len(line) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    line += chunk
+                conn.sendall(json.dumps(self.handle(line)).encode() + b"\n")
+            except OSError:
+                pass  # the client went away
 
 
 def main(argv=None) -> int:

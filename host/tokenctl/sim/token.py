@@ -24,7 +24,7 @@ from tokenctl.sim.build import build_firmware, find_tool
 from tokenctl.sim.bus import BusServer, Parts
 
 # The simulated ESP32's MicroPython heap. bench/run.py measures the smallest that works.
-DEFAULT_HEAP = "160K"  # 128K is the bar (bench/run.py): the front panel needs 152K today
+DEFAULT_HEAP = "128K"  # the bar (bench/run.py: "Smallest heap")
 CHUNK = 4096
 TICK = 0.1  # how often blocked relays look at the stop flag
 
@@ -50,6 +50,10 @@ class _Bucket:
 
     def refund(self, n: int) -> None:
         self.tokens += n
+
+
+WIRE_MAX = 16 * 1024 * 1024  # bytes of each direction kept for the leak scan (hil_tests)
+STARTED: list["SimToken"] = []  # every token started in this process, for the leak scan
 
 
 class SimToken:
@@ -80,6 +84,9 @@ class SimToken:
         self._port: str | None = None
         self._bus: BusServer | None = None
         self._bus_dir = ""
+        # Every byte that crossed the serial line, each way (hil_tests/leaks.py scans them).
+        self.wire_in = bytearray()
+        self.wire_out = bytearray()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -97,6 +104,7 @@ class SimToken:
         except BaseException:
             self.stop()
             raise
+        STARTED.append(self)
         return self
 
     def _open(self) -> None:
@@ -123,7 +131,10 @@ class SimToken:
         with self._lock:
             if self.alive():
                 return
-            path = [str(self.build_dir), ".frozen"]
+            # The firmware runs in the build folder with "" on its path: a module's __file__ (a
+            # qstr, heap never freed) is then "authtok/vault.mpy", as short as on a device, and
+            # the heap it costs does not depend on where the repository is checked out.
+            path = ["", ".frozen"]
             if self.extra_path:
                 path.insert(0, str(self.extra_path))
             env = dict(os.environ, MICROPYPATH=os.pathsep.join(path))
@@ -138,7 +149,7 @@ class SimToken:
                     stdout=subprocess.PIPE,
                     stderr=log,
                     env=env,
-                    cwd=self.state_dir,
+                    cwd=self.build_dir,
                 )
             self.exit_code = None
             self._spawn(self._device_to_host, self._proc)
@@ -245,6 +256,8 @@ class SimToken:
                         self._client.close()
                     self._client = None
                 continue
+            if len(self.wire_in) < WIRE_MAX:
+                self.wire_in += data
             with self._lock:
                 if self._proc and self._proc.stdin and self.alive():
                     try:
@@ -266,6 +279,8 @@ class SimToken:
                 break
             if bucket:
                 bucket.refund(want - len(data))
+            if len(self.wire_out) < WIRE_MAX:
+                self.wire_out += data
             with self._host_lock:
                 fd = self._client.fileno() if self._client else self._master
                 if fd is None:
