@@ -30,15 +30,18 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
+import backup_bench
+import fleet
+import push_bench
 import pyotp
 from rich.console import Console
-from rich.table import Table
+from table import print_rows
 
 from tokenctl.client import TokenClient
 from tokenctl.errors import DeviceError, DeviceTimeout, TokenError
 from tokenctl.otpauth import Account, parse_uri
 from tokenctl.sim.build import find_tool
-from tokenctl.sim.token import SimToken
+from tokenctl.sim.token import DEFAULT_HEAP, SimToken
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -573,25 +576,19 @@ def rows(res: dict) -> list[tuple[str, str, str, str]]:
         *otp_rows(res["otp"]),
         *boot_rows(res["boot"]),
         astral_row,
+        *backup_bench.rows(res["kdf"], res["backup"]),
+        *push_bench.rows(res["push"]),
+        *fleet.fleet_rows(res["fleet"]),
     ]
 
 
 def print_table(res: dict) -> None:
     m = res["machine"]
-    console = Console(width=None if sys.stdout.isatty() else 140)
-    console.print(
+    title = (
         f"tokenctl bench {m['date']}: {m['platform']}, {m['cpus']} CPUs, "
-        f"Python {m['python']}, MicroPython {m['micropython']}",
-        markup=False,
-        highlight=False,
+        f"Python {m['python']}, MicroPython {m['micropython']}"
     )
-    table = Table()
-    for column in ("figure", "value", "bar", "verdict"):
-        table.add_column(column)
-    colour = {"pass": "green", "fail": "red", "report": "dim"}
-    for figure, value, bar, v in rows(res):
-        table.add_row(figure, value, bar, f"[{colour[v]}]{v}[/]")
-    console.print(table)
+    console = print_rows(title, rows(res))
     at_bar = res["heap"]["at_bar"]
     if not at_bar["ok"] and at_bar.get("console_tail"):
         console.print(f"console.log of the {HEAP_BAR_K}K try, last lines:", style="dim")
@@ -619,6 +616,14 @@ def run_all(seed: int, progress) -> dict:
     res["boot"] = measure_boot()
     progress("emoji labels")
     res["astral_labels"] = check_astral_labels()
+    progress("backup KDF")
+    res["kdf"] = backup_bench.measure_kdf()
+    progress(f"backup and restore at {BAUD} baud")
+    res["backup"] = backup_bench.measure_transfer(fresh_token, accounts, ROOMY_HEAP_K, BAUD)
+    progress("push round trip")
+    res["push"] = push_bench.measure_push(DEFAULT_HEAP)
+    progress("fleet provisioning, 8 tokens against 1")
+    res["fleet"] = fleet.measure_fleet()
     res["rows"] = [
         dict(zip(("figure", "value", "bar", "verdict"), r, strict=True)) for r in rows(res)
     ]

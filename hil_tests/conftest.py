@@ -13,14 +13,53 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import leaks
 import pytest
 
 from tokenctl.client import TokenClient
+from tokenctl.push.store import PushStore
+from tokenctl.sim import token as sim_token
 from tokenctl.sim.token import DEFAULT_HEAP, SimToken
 
 
 def _real_port(config: pytest.Config) -> str | None:
     return config.getoption("port", default=None)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks(monkeypatch):
+    """Every test ends with the leak scan (leaks.py): no provisioned secret and no push key in
+    anything a simulated token sent over serial or BLE, or wrote to its console log."""
+    sim_token.STARTED.clear()
+    push_keys: list[bytes] = []
+    add = PushStore.add
+
+    def remembering_add(self, *args, **kwargs):
+        enrolment = add(self, *args, **kwargs)
+        push_keys.append(enrolment.push_key)
+        return enrolment
+
+    monkeypatch.setattr(PushStore, "add", remembering_add)
+    yield
+    secrets = list(push_keys)
+    places: dict[str, bytes] = {}
+    for n, token in enumerate(sim_token.STARTED):
+        secrets += leaks.provisioned(bytes(token.wire_in))
+        places[f"token {n} serial output"] = bytes(token.wire_out)
+        parts = getattr(token, "parts", None)
+        if parts is not None:
+            places[f"token {n} BLE link"] = bytes(parts.ble.air)
+        log = token.state_dir / "console.log"
+        if log.exists():
+            places[f"token {n} console log"] = log.read_bytes()
+    hits = leaks.scan(places, secrets)
+    assert not hits, "secret leak: " + "; ".join(hits)
+
+
+def _heap(request) -> str:
+    """TOKEN_HEAP if set, else the test's @pytest.mark.heap, else the bar (DEFAULT_HEAP)."""
+    marker = request.node.get_closest_marker("heap")
+    return os.environ.get("TOKEN_HEAP") or (marker.args[0] if marker else DEFAULT_HEAP)
 
 
 @pytest.fixture
@@ -29,7 +68,7 @@ def sim(request, tmp_path) -> Iterator[SimToken | None]:
     if _real_port(request.config):
         yield None
         return
-    token = SimToken(tmp_path / "token", heap=os.environ.get("TOKEN_HEAP", DEFAULT_HEAP))
+    token = SimToken(tmp_path / "token", heap=_heap(request))
     token.start()
     try:
         yield token
@@ -53,7 +92,7 @@ def new_sim(request, tmp_path) -> Iterator:
     made: list[SimToken] = []
 
     def make(baud: int | None = None) -> SimToken:
-        token = SimToken(tmp_path / f"sim{len(made)}", baud=baud)
+        token = SimToken(tmp_path / f"sim{len(made)}", baud=baud, heap=_heap(request))
         made.append(token)
         return token.start()
 

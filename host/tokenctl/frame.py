@@ -50,7 +50,7 @@ def _parse(text: bytes) -> dict:
         raise FrameError("bad checksum")
     try:
         obj = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         raise FrameError("damaged frame: not JSON") from None
     if not isinstance(obj, dict):
         raise FrameError("frame is not an object")

@@ -27,6 +27,7 @@ def fingerprint():
 def fp_enroll(ctx: Context, name, timeout_s):
     """Enroll a finger: touch the token's sensor three times, lifting in between.
 
+    \b
     Examples:
       tokenctl fingerprint enroll --name "right thumb"
     """
@@ -42,6 +43,7 @@ def fp_enroll(ctx: Context, name, timeout_s):
 def fp_list(ctx: Context):
     """List enrolled fingers.
 
+    \b
     Examples:
       tokenctl fingerprint list
     """
@@ -62,6 +64,7 @@ def fp_list(ctx: Context):
 def fp_remove(ctx: Context, fid):
     """Remove enrolled finger FID.
 
+    \b
     Examples:
       tokenctl fingerprint remove 1
     """
@@ -79,6 +82,7 @@ def settings():
 def settings_show(ctx: Context):
     """Show the settings.
 
+    \b
     Examples:
       tokenctl settings show
     """
@@ -100,6 +104,7 @@ def settings_set(ctx: Context, name, value):
     """Change a setting: max_tries (3-15), wipe_after (0 = off, else max_tries-99 wrong PINs),
     auto_lock_s (0 = never, else 15-86400), brightness (0-255), screen_s (5-600).
 
+    \b
     Examples:
       tokenctl settings set auto_lock_s 120
       tokenctl settings set wipe_after 12
@@ -114,6 +119,7 @@ def settings_set(ctx: Context, name, value):
 def log_cmd(ctx: Context, clear):
     """Show the token's diagnostic log: boots, unlocks, failures, syncs, errors (never secrets).
 
+    \b
     Examples:
       tokenctl log
       tokenctl log --clear
@@ -146,6 +152,7 @@ def log_cmd(ctx: Context, clear):
 def wipe(ctx: Context, force):
     """Factory reset: erase every account, fingerprint and the PIN. Needs the PIN if one is set.
 
+    \b
     Examples:
       tokenctl --pin 482913 wipe --force
     """

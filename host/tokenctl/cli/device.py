@@ -27,6 +27,7 @@ def _clock_status(clock: dict) -> str:
 def info(ctx: Context):
     """Show the token: serial number, firmware, board, free heap, accounts, clock.
 
+    \b
     Examples:
       tokenctl info
       tokenctl --json info
@@ -64,6 +65,7 @@ def time():
 def time_show(ctx: Context):
     """Show the token's time and how far it is from this computer's.
 
+    \b
     Examples:
       tokenctl time show
     """
@@ -89,6 +91,7 @@ def time_show(ctx: Context):
 def time_sync(ctx: Context):
     """Set the token's clock from this computer's clock (keep this one NTP-synced).
 
+    \b
     Examples:
       tokenctl time sync
     """

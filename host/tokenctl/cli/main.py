@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from tokenctl.cli import accounts, admin, device, pin, sim
+from tokenctl.cli import accounts, admin, backup, bench, device, imports, pin, push, sim
 from tokenctl.cli.context import Context
 from tokenctl.errors import EXIT_ERROR, TokenError
 
@@ -48,7 +48,11 @@ device.register(cli)
 accounts.register(cli)
 pin.register(cli)
 admin.register(cli)
+backup.register(cli)
+imports.register(cli)
 cli.add_command(sim.sim)
+bench.register(cli)
+push.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

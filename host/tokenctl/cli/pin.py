@@ -29,6 +29,7 @@ def pin():
 def pin_set(ctx: Context, new_pin):
     """Set the first PIN; from then on, codes and changes need it.
 
+    \b
     Examples:
       tokenctl pin set
       tokenctl pin set --new-pin 482913
@@ -43,6 +44,7 @@ def pin_set(ctx: Context, new_pin):
 def pin_change(ctx: Context, new_pin):
     """Change the PIN; the current one comes from --pin, TOKENCTL_PIN or a prompt.
 
+    \b
     Examples:
       tokenctl --pin 482913 pin change --new-pin 913482
     """
@@ -56,6 +58,7 @@ def pin_change(ctx: Context, new_pin):
 def unlock(ctx: Context):
     """Unlock the token with its PIN until it locks again (idle, `lock`, power off).
 
+    \b
     Examples:
       tokenctl unlock
       TOKENCTL_PIN=482913 tokenctl unlock
@@ -69,6 +72,7 @@ def unlock(ctx: Context):
 def lock(ctx: Context):
     """Lock the token now.
 
+    \b
     Examples:
       tokenctl lock
     """
