@@ -19,13 +19,28 @@ def _text(value, what, allow_empty):
     if not isinstance(value, str):
         raise bad_param(what + " must be text")
     raw = value.encode()
-    prev = 0
+    prev = need = 0
     for c in raw:  # UTF-8: bytes < 128 are ASCII characters, never part of another one
         if c < 32 or c == 127:
             raise bad_param(what + " must not contain control characters")
         if prev == 0xED and c >= 0xA0:  # U+D800..DFFF, half of a JSON surrogate pair
             raise bad_param(what + " must be valid text (send characters beyond U+FFFF as UTF-8)")
+        # MicroPython's json takes any bytes into a str: the UTF-8 is checked here. Lead bytes
+        # C0, C1 and F5-FF, overlong E0/F0 forms and F4 beyond U+10FFFF are refused.
+        if need:
+            bad = c & 0xC0 != 0x80 or (prev == 0xE0 and c < 0xA0) or (
+                prev == 0xF0 and c < 0x90) or (prev == 0xF4 and c >= 0x90)
+            need -= 1
+        elif c >= 0x80:
+            bad = c < 0xC2 or c > 0xF4
+            need = 1 if c < 0xE0 else 2 if c < 0xF0 else 3
+        else:
+            bad = False
+        if bad:
+            raise bad_param(what + " must be valid UTF-8")
         prev = c
+    if need:
+        raise bad_param(what + " must be valid UTF-8")
     if len(raw) > 64 or (not raw and not allow_empty):
         raise bad_param(what + " must be 1 to 64 bytes" if not allow_empty else
                         what + " must be at most 64 bytes")

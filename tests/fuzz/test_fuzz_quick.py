@@ -173,7 +173,6 @@ def test_a_deeply_nested_authenticated_challenge_still_gets_an_answer(tmp_path):
         sim.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="acct.add stores labels that are not valid UTF-8")
 def test_an_account_label_of_invalid_utf8_is_refused(tmp_path):
     import serial
 
