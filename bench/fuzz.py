@@ -730,7 +730,7 @@ main()
 
 
 def run_dispatch_mpy(n: int, seed: int, work: Path, batch: int = 2000, heap: str = "192K",
-                     stall_s: float = 30.0) -> Row:  # fmt: skip
+                     stall_s: float = 30.0, given: list[bytes] | None = None) -> Row:  # fmt: skip
     """n cases through frame.decode + commands.dispatch_async on a real Device under the
     MicroPython unix port, one process per batch; a hang is a batch silent for stall_s."""
     from tokenctl.sim.build import build_firmware, find_tool
@@ -740,12 +740,14 @@ def run_dispatch_mpy(n: int, seed: int, work: Path, batch: int = 2000, heap: str
     cases = FrameCases(seed, person_ops=True)
     src = work / "mpy-frames.bin"
     offsets = []
-    lines = []
+    lines = list(given or [])  # given: these lines instead (a reproducer)
+    n = len(lines) or n
     with open(src, "wb") as f:
-        for _ in range(n):
-            line = cases.line() + b"\n"
+        for i in range(n):
+            line = lines[i] if given else cases.line() + b"\n"
             offsets.append(f.tell())
-            lines.append(line)
+            if not given:
+                lines.append(line)
             f.write(struct.pack(">I", len(line)) + line)
     build = build_firmware()
     harness = work / "fuzz_harness.py"
@@ -820,7 +822,9 @@ def _mp_batch(row: Row, mp: str, heap: str, harness: Path, env: dict, index: int
     trace = err_path.read_text(errors="replace")
     for at, case in enumerate(internal):  # each with the traceback the firmware printed
         tb = trace.split("Traceback")[at + 1][-600:] if trace.count("Traceback") > at else ""
-        row.crash(f"case {case}: dispatch answered internal: Traceback{tb}", lines[case])
+        last_line = tb.strip().splitlines()[-1] if tb.strip() else "?"
+        row.crash(f"dispatch answered internal: {last_line} (case {case}): Traceback{tb}",
+                  lines[case])  # fmt: skip
     if not done or code != 0:
         tail = err_path.read_text(errors="replace")[-600:]
         row.crash(f"MicroPython exited {code} on case {last}: {tail}", lines[max(last, 0)])
@@ -1502,18 +1506,9 @@ def _plain_records(body: bytes, key: bytes) -> bytes:
 
 
 def _seal_plain(plain: bytes, key: bytes, generation: int = 1) -> bytes:
-    """A sealed blob (firmware/authtok/store.py, kind b"bkup") around any plaintext."""
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from tokenctl.backup import seal_plain
 
-    pad = 16 - len(plain) % 16
-    plain += bytes([pad]) * pad
-    enc = hmac.digest(key, b"enc:bkup", "sha256")
-    mac = hmac.digest(key, b"mac:bkup", "sha256")
-    iv = os.urandom(16)
-    head = b"TKS1bkup" + struct.pack(">I", generation) + iv
-    e = Cipher(algorithms.AES(enc), modes.CBC(iv)).encryptor()
-    ct = e.update(plain) + e.finalize()
-    return head + ct + hmac.digest(mac, head + ct, "sha256")
+    return seal_plain(plain, key, generation)
 
 
 def fw_would_restore(plain: bytes) -> bool:

@@ -41,7 +41,7 @@ from tokenctl.client import TokenClient
 from tokenctl.errors import DeviceError, DeviceTimeout, TokenError
 from tokenctl.otpauth import Account, parse_uri
 from tokenctl.sim.build import find_tool
-from tokenctl.sim.token import DEFAULT_HEAP, SimToken
+from tokenctl.sim.token import SimToken
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -621,7 +621,7 @@ def run_all(seed: int, progress) -> dict:
     progress(f"backup and restore at {BAUD} baud")
     res["backup"] = backup_bench.measure_transfer(fresh_token, accounts, ROOMY_HEAP_K, BAUD)
     progress("push round trip")
-    res["push"] = push_bench.measure_push(DEFAULT_HEAP)
+    res["push"] = push_bench.measure_push(push_bench.HEAP)
     progress("fleet provisioning, 8 tokens against 1")
     res["fleet"] = fleet.measure_fleet()
     res["rows"] = [

@@ -288,6 +288,11 @@ def unseal(body: bytes, key: bytes) -> list[Record]:
 def seal(records: list[bytes], key: bytes, generation: int = 1) -> bytes:
     """The blob a token would make from raw records (for tests and tools)."""
     plain = b"V1" + b"".join(struct.pack(">H", len(r)) + r for r in records)
+    return seal_plain(plain, key, generation)
+
+
+def seal_plain(plain: bytes, key: bytes, generation: int = 1) -> bytes:
+    """A sealed blob (firmware/authtok/store.py, kind b"bkup") around any plaintext."""
     pad = 16 - len(plain) % 16
     plain += bytes([pad]) * pad
     enc = hmac.digest(key, b"enc:bkup", "sha256")
