@@ -73,6 +73,9 @@ class BLE:
         self._values[handle] = bytes(data)
         _bridge.call(_VALUE, struct.pack(">H", handle) + data)
 
+    def gatts_set_buffer(self, handle, size, append=False):
+        pass  # the bridge carries each write whole
+
     def gatts_read(self, handle):
         return self._values.get(handle, b"")
 

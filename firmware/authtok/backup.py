@@ -14,6 +14,8 @@ import gc
 import os
 from binascii import a2b_base64, b2a_base64
 
+from micropython import const
+
 from authtok import log as evlog
 from authtok import vault
 from authtok.commands import is_int
@@ -24,6 +26,7 @@ from authtok.vault import _HOTP, _TOUCH, _VERSION, MAX_ACCOUNTS, _framed, _label
 OUT = "/flash/backup.out"  # the sealed backup, from backup.begin until backup.done
 IN = "/flash/backup.in"  # the upload, from restore.begin until restore.commit
 KIND = b"bkup"
+_GEN_MAX = const(0xFFFFFFFF)  # a sealed file's generation is 4 bytes
 CHUNK = 1536  # raw bytes per frame: 2 KiB of base64, well inside a 4 KiB line
 _FLAGS = _HOTP | 6 | _TOUCH | vault.REVERIFY  # every flag bit a V1 record may carry
 
@@ -113,8 +116,8 @@ def backup_done(dev, req):
     gen, t = req.get("gen"), req.get("t")
     if _size(OUT) < 0:
         raise Error("no_backup", "no backup in progress")
-    if not is_int(gen) or not is_int(t):
-        raise bad_param("gen and t are required")
+    if not is_int(gen) or not is_int(t) or not 0 < gen < _GEN_MAX or not 0 <= t < 1 << 32:
+        raise bad_param("gen and t as backup.begin gave them")
     clean()
     _remember(dev, gen, t)
     dev.event(evlog.BACKUP, gen)
@@ -123,7 +126,7 @@ def backup_done(dev, req):
 
 def _remember(dev, gen, t):
     conf = dict(dev.conf)
-    conf["bn"] = max(gen, conf.get("bn", 0))
+    conf["bn"] = min(max(gen, conf.get("bn", 0)), _GEN_MAX - 1)  # the next one fits 4 bytes
     conf["bt"] = max(t, conf.get("bt", 0))
     dev.save_conf(conf)
 

@@ -116,6 +116,8 @@ class PushLink:
                                 (u(INFO), _F_READ)))
         ((self._chal, self._ans, info_h),) = ble.gatts_register_services((service,))
         ble.gatts_write(info_h, info.encode())
+        # A written value is kept to 20 bytes unless told: a chunk may fill the largest MTU.
+        ble.gatts_set_buffer(self._chal, 512)
         self._adv = adv_payloads(name, SERVICE)
         self._buf = bytearray(MAX_MESSAGE)
         self._n = 0

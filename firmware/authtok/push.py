@@ -150,8 +150,11 @@ def check(state, msg, now, trusted):
         for key in ("seq", "iat", "exp", "rpt", "num"):
             if not isinstance(f[key], int) or isinstance(f[key], bool):
                 raise ValueError
-        if len(cid) != 8 or not 10 <= f["num"] <= 99:
-            raise ValueError
+        if len(cid) != 8 or not 10 <= f["num"] <= 99 or not 0 < f["seq"] < 1 << 63:
+            raise ValueError  # seq is kept in 8 bytes: a larger one must not wrap
+        for key in ("iat", "exp", "rpt"):
+            if not 0 <= f[key] < 1 << 32:
+                raise ValueError
     except Exception:  # bad JSON, a missing field, nesting too deep for the stack ...
         raise Reject("malformed", e) from None
     f["nonce"] = nonce

@@ -194,7 +194,6 @@ def test_an_account_label_of_invalid_utf8_is_refused(tmp_path):
         sim.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="backup.done takes any gen; Writer packs gen+1 in 4 bytes")
 def test_a_huge_backup_generation_does_not_break_later_backups(tmp_path):
     frames = [
         {"op": "pin.set", "pin": "5829"},
