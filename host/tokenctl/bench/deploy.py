@@ -14,10 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ from pathlib import Path
 
 from tokenctl.bench.boards import Board
 from tokenctl.errors import TokenError, TransportError
-from tokenctl.sim.build import BuildError, find_tool, repo_root
+from tokenctl.sim.build import BuildError, build_once, find_tool, repo_root
 
 PACKAGES = ("authtok", "drivers")  # the firmware's folders on the device; nothing else is removed
 MARK = "TOKENCTL-HASHES:"
@@ -89,18 +87,7 @@ def build(board: Board, out: Path | None = None, root: Path | None = None) -> li
         for src, remote in jobs:
             digest.update(remote.encode() + b"\0" + src.read_bytes() + b"\0")
         out = root / "build" / f"deploy-{board.folder.name}-{digest.hexdigest()[:16]}"
-        if not out.is_dir():  # built whole in a temporary folder, then renamed into place
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=".deploy-tmp-", dir=out.parent))
-            try:
-                _compile_all(mpy_cross, board, jobs, tmp)
-                try:
-                    tmp.rename(out)
-                except OSError:
-                    if not out.is_dir():  # anything but "a parallel build finished first"
-                        raise
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+        build_once(out, lambda tmp: _compile_all(mpy_cross, board, jobs, tmp))
     return [
         DeployFile(out / remote, remote, hashlib.sha256((out / remote).read_bytes()).hexdigest())
         for _, remote in jobs

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -77,6 +78,25 @@ def _compile(mpy_cross: str, src: Path, name: str, out: Path) -> None:
         raise BuildError(f"mpy-cross failed on {src}:\n{message}")
 
 
+def build_once(out: Path, fill: Callable[[Path], None]) -> Path:
+    """`out`, made by fill(folder) in a temporary folder renamed into place, unless it is there
+    already: parallel builds are safe, and a half-made build is never seen."""
+    if out.is_dir():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".build-tmp-", dir=out.parent))
+    try:
+        fill(tmp)
+        try:
+            tmp.rename(out)
+        except OSError:
+            if not out.is_dir():  # anything but "a parallel build finished first"
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 def build_firmware(root: Path | None = None, out_dir: Path | None = None) -> Path:
     """Compile the firmware and the sim board; returns the build folder (cached by content)."""
     root = Path(root) if root else repo_root()
@@ -88,20 +108,12 @@ def build_firmware(root: Path | None = None, out_dir: Path | None = None) -> Pat
         digest.update(name.encode() + b"\0" + src.read_bytes() + b"\0")
     base = Path(out_dir) if out_dir else _cache_base(root)
     out = base / f"sim-{digest.hexdigest()[:16]}"
-    if out.is_dir():
-        return out
-    base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".sim-tmp-", dir=base))
-    try:
+
+    def compile_into(tmp: Path) -> None:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 4) as pool:
             jobs = [pool.submit(_compile, mpy_cross, src, name, tmp) for src, name in files]
             for job in jobs:
                 job.result()
-        try:
-            tmp.rename(out)
-        except OSError:
-            if not out.is_dir():  # anything but "a parallel build finished first"
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    build_once(out, compile_into)
     return out
