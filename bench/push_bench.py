@@ -78,7 +78,7 @@ def measure_push(heap: str) -> dict:
                 worker.join(30)
                 sim.parts.finger("remove")
                 if not result.approved:
-                    return {"error": f"not approved: {result.result}"}
+                    return {"error": f"not approved: {result.result} ({result.why})"}
                 rows["to_prompt"].append(marks["seen"] - t0)
                 rows["prompt_dev"].append(marks["seen"] - marks["taken"])
                 t_finger = marks["finger"]

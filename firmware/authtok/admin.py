@@ -47,10 +47,10 @@ def _push_follows(dev, rec, new):
     try:
         os.stat("/flash/push")
     except OSError:
-        return  # nothing enrolled: push.py need not load
-    from authtok import push
+        return  # nothing enrolled: push_admin.py need not load
+    from authtok import push_admin
 
-    push.relabel(dev, vault._label_of(rec), new)
+    push_admin.relabel(dev, vault._label_of(rec), new)
 
 
 def acct_move(dev, req):

@@ -93,9 +93,9 @@ def _push_labels(dev):
     """(issuer, name) of every push-enrolled account."""
     if _size("/flash/push") < 0:
         return ()
-    from authtok import push
+    from authtok.push_state import State
 
-    return [(e[6], e[7]) for e in push.State(dev.push_file).entries]
+    return [(e[6], e[7]) for e in State(dev.push_file).entries]
 
 
 def backup_read(dev, req):

@@ -1,9 +1,9 @@
-"""The push service over BLE (docs/push.md §6): a GATT service, chunked messages, advertising,
-and on real hardware LE Secure Connections pairing with the passkey on the display.
+"""The push service over BLE (docs/push.md §6), while the radio is on: chunked messages in and
+out, and each challenge taken through its steps. ble_start.py turns the radio on; ble_bond.py
+pairs on real hardware.
 
-The board hands in MicroPython's `bluetooth` module (or the simulator's stand-in), so this
-runs the same on both. A challenge is reassembled from its chunks in the IRQ handler into one
-buffer allocated at start; push.py (loaded per challenge) answers it.
+A challenge is reassembled from its chunks in the IRQ handler into one buffer allocated at
+start; push.py and prompt.py, loaded per step, answer it.
 """
 
 import asyncio
@@ -16,12 +16,6 @@ _IRQ_WRITE = const(3)
 _IRQ_MTU = const(21)
 _IRQ_ENCRYPTION = const(28)
 _IRQ_GET_SECRET = const(29)
-_IO_DISPLAY_ONLY = const(0)
-_F_READ = const(0x0002)
-_F_WRITE = const(0x0008)
-_F_NOTIFY = const(0x0010)
-_F_WRITE_ENCRYPTED = const(0x1000)
-_F_WRITE_AUTHENTICATED = const(0x2000)
 _LAST = const(0x80)
 MAX_MESSAGE = const(512)
 
@@ -29,46 +23,10 @@ MAX_MESSAGE = const(512)
 _NO_MEMORY = (b'\x01' + bytes(8) + b'\x00>{"id":null,"r":"rejected","pick":null,"t":0,'
               b'"why":"no_memory"}' + bytes(16))
 
-SERVICE = "5a7c0001-8f1e-4b7a-9d2c-3e1f0a6b9c4d"
-CHALLENGE = "5a7c0002-8f1e-4b7a-9d2c-3e1f0a6b9c4d"
-ANSWER = "5a7c0003-8f1e-4b7a-9d2c-3e1f0a6b9c4d"
-INFO = "5a7c0004-8f1e-4b7a-9d2c-3e1f0a6b9c4d"
-
-
-def start(dev):
-    """Radio on: advertise the push service and answer challenges. Called at boot when an
-    account is enrolled for push, and by the first enrolment; never without one, so a token
-    that does no push has no radio on (less to attack, less battery)."""
-    if dev.ble is not None or dev.bt is None:
-        return
-    import gc
-    import json
-
-    from authtok import VERSION
-
-    def passkey(n):
-        if dev.screen:
-            dev.screen.activity()
-            dev.screen.show_message("Pairing", ("Passkey", "%06d" % n))
-
-    gc.collect()
-    info = json.dumps({"serial": dev.serial, "fw": VERSION, "proto": 1, "push": 1})
-    try:
-        dev.ble = PushLink(dev.bt, "Token-" + dev.serial[-6:], info, dev.bonds, dev.ble_secure,
-                           passkey)
-    except (OSError, MemoryError) as e:  # no radio is better than no token
-        dev.ble = None
-        gc.collect()
-        dev.log("BLE radio did not start (%r): no push until the next boot" % e)
-        return
-    asyncio.create_task(serve(dev))
-
 
 async def serve(dev):
-    """Challenges arriving over BLE, one at a time; push.py is loaded for each and dropped."""
+    """Challenges arriving over BLE, one at a time."""
     import gc
-
-    from authtok.commands import drop
 
     link = dev.ble
     while True:
@@ -76,49 +34,57 @@ async def serve(dev):
         msg = link.message()
         gc.collect()
         try:
-            from authtok import push
-
-            answer = await push.handle(dev, msg)
+            answer = await challenge(dev, msg)
         except Exception as e:  # a bad challenge must cost one answer, never the radio
             dev.log("push: %r" % e)
             answer = _NO_MEMORY if isinstance(e, MemoryError) else None
-        drop("push")
-        drop("prompt")
         gc.collect()
         if answer:
             link.send(answer)
 
 
-def adv_payloads(name, service):
-    """(advertising data, scan response): flags and the service UUID; the name. A legacy
-    advertisement holds 31 bytes, too few for both."""
-    uuid = bytes(reversed(bytes.fromhex(service.replace("-", ""))))
-    adv = b"\x02\x01\x06" + bytes((17, 0x07)) + uuid
-    n = name.encode()
-    return adv, bytes((len(n) + 1, 0x09)) + n
+async def challenge(dev, msg):
+    """A challenge in, its answer out: push.py checks it, prompt.py asks the person, push.py
+    counts the answer. Each is loaded for its step and dropped before the next, so the heap
+    never holds two of them."""
+    got = _step("push", "accept", dev, msg)
+    if isinstance(got, bytes):
+        return got  # rejected
+    ask, ctx = got
+    if dev.ask_push is not None:  # tests stand in for the person here
+        result, pick = await dev.ask_push(ask)
+    elif dev.screen is not None and dev.buttons is not None:
+        result, pick = await _step("prompt", "ask", dev, ask)
+    else:
+        result, pick = "timeout", None  # nobody to ask
+    ask = None
+    return _step("push", "settle", dev, ctx, result, pick)
+
+
+def _step(name, fn, *args):
+    """fn of module `name`, loaded for the call and dropped after (a coroutine it returns
+    keeps what it runs)."""
+    import gc
+
+    from authtok.commands import drop
+
+    gc.collect()
+    try:
+        return getattr(__import__("authtok." + name, None, None, (name,)), fn)(*args)
+    finally:
+        drop(name)
+        drop("push_state")
 
 
 class PushLink:
-    def __init__(self, bt, name, info, bonds=None, secure=True, show_passkey=None):
-        """bt: the `bluetooth` module; bonds: a store.Sealed for bond keys; secure: refuse
-        challenges on a link that is not encrypted (real radios; the simulator has none)."""
-        ble = self.ble = bt.BLE()
-        ble.active(True)
-        ble.config(gap_name=name)
-        if secure:
-            ble.config(bond=True, mitm=True, le_secure=True, io=_IO_DISPLAY_ONLY)
+    """A connected radio's GATT service: ble_start.py builds it."""
+
+    def __init__(self, ble, chal, ans, adv, secure, bonds, show_passkey):
+        self.ble = ble
+        self._chal, self._ans, self._adv = chal, ans, adv
         self._secure = secure
-        self.bonds = bonds
+        self.bonds = bonds  # a store.Sealed for bond keys (ble_bond.py)
         self.show_passkey = show_passkey
-        write = _F_WRITE | (_F_WRITE_ENCRYPTED | _F_WRITE_AUTHENTICATED if secure else 0)
-        u = bt.UUID
-        service = (u(SERVICE), ((u(CHALLENGE), write), (u(ANSWER), _F_READ | _F_NOTIFY),
-                                (u(INFO), _F_READ)))
-        ((self._chal, self._ans, info_h),) = ble.gatts_register_services((service,))
-        ble.gatts_write(info_h, info.encode())
-        # A written value is kept to 20 bytes unless told: a chunk may fill the largest MTU.
-        ble.gatts_set_buffer(self._chal, 512)
-        self._adv = adv_payloads(name, SERVICE)
         self._buf = bytearray(MAX_MESSAGE)
         self._n = 0
         self._next = -1  # the chunk index expected next; -1: waiting for a first chunk
@@ -126,7 +92,7 @@ class PushLink:
         self.ready = asyncio.ThreadSafeFlag()
         self.conn = None
         self.mtu = 23
-        self.encrypted = not secure
+        self.encrypted = not secure  # secure: challenges only on an encrypted link
         ble.irq(self._irq)
         self.advertise()
 

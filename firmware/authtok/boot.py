@@ -51,9 +51,11 @@ def wire(dev, board):
     dev.ble_secure = getattr(board, "ble_secure", True)
     try:
         os.stat("/flash/push")  # the radio stays off until an account is enrolled for push
-        from authtok import ble
+        from authtok import ble_start
+        from authtok.commands import drop as forget
 
-        ble.start(dev)
+        ble_start.start(dev)
+        forget("ble_start")
     except OSError:
         pass
     dev.event(evlog.BOOT)

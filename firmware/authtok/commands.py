@@ -188,7 +188,7 @@ _CORRUPT_OK = const(2)  # allowed while the vault is corrupt
 _PROV = const(4)  # in provision.py
 _ADMIN = const(8)  # in admin.py
 _BKUP = const(16)  # in backup.py
-_PUSH = const(32)  # in push.py
+_PUSH = const(32)  # in push_admin.py
 OPS = {
     "info": _CORRUPT_OK,
     "time.get": _CORRUPT_OK,
@@ -222,7 +222,7 @@ OPS = {
     "push.list": _OPEN | _PUSH,
     "push.revoke": _OPEN | _PUSH,
 }
-_MODS = ((_PROV, "provision"), (_ADMIN, "admin"), (_BKUP, "backup"), (_PUSH, "push"))
+_MODS = ((_PROV, "provision"), (_ADMIN, "admin"), (_BKUP, "backup"), (_PUSH, "push_admin"))
 
 
 def drop(name):
@@ -292,15 +292,14 @@ async def dispatch_async(dev, req):
             )
     if op != "acct.add" or not req.get("more"):  # a batch keeps provision until its end
         drop("provision")
-    drop("admin")
-    drop("backup")
-    drop("push")
-    drop("x25519")
+    for name in ("admin", "backup", "push_admin", "push", "push_state", "x25519"):
+        drop(name)
     if op == "push.enroll" and "ok" in resp and dev.ble is None:
         # The first enrolment turns the radio on, once the enrolment's code left the heap.
         gc.collect()
-        from authtok import ble
+        from authtok import ble_start
 
-        ble.start(dev)
+        ble_start.start(dev)
+        drop("ble_start")
     resp["id"] = rid
     return resp

@@ -47,8 +47,8 @@ async def ui_loop(dev):
             dev.event(evlog.AUTO_LOCK)
         try:
             dev.screen.update()
-        except (Error, OSError):
-            pass  # e.g. the clock chip did not answer: try again next time
+        except (Error, OSError, MemoryError):
+            pass  # the clock chip did not answer, or the heap was short: next time, then
         await asyncio.sleep_ms(_UI_MS)
 
 

@@ -1,6 +1,6 @@
 """The push prompt on the token: the sign-in's context, three numbers to pick from with the
 buttons (up/down move, OK takes), "Deny" and "Report fraud"; a picked number is approved only
-with a matching finger, locked or not (docs/push.md §4). Loaded with push.py, dropped after.
+with a matching finger, locked or not (docs/push.md §4). Loaded for the question, dropped after.
 """
 
 import asyncio
@@ -30,16 +30,10 @@ class Prompt:
         self.dev.screen.show_message("Sign in " + a["account"], lines)
 
 
-async def _clear_later(screen, message, ms=3000):
-    await asyncio.sleep_ms(ms)
-    if screen.message is message:
-        screen.clear_message()
-
-
 def _end(screen, title, line):
-    """A last word on the outcome, gone by itself after a moment."""
-    screen.show_message(title, (line,))
-    asyncio.create_task(_clear_later(screen, screen.message))
+    """A last word on the outcome, gone by itself after a moment (the screen clears it: no
+    task here keeps this module in the heap)."""
+    screen.show_message(title, (line,), 3000)
 
 
 async def ask(dev, ask):

@@ -20,6 +20,7 @@ class Screen:
         self.index = 0  # the account shown
         self.revealed = None  # (index, code, counter) shown on demand (HOTP, touch)
         self.message = None  # (title, lines) shown instead of the rest, until cleared
+        self._until = None  # when the message clears itself (ticks_ms), if it does
         self.pin = None  # a PIN being typed with the buttons (frontpanel.PinEntry)
         self._shown = None  # what the last full draw showed
         self._bar = None
@@ -43,10 +44,11 @@ class Screen:
             self.index = (self.index + step) % total
         self.revealed = None
 
-    def show_message(self, title=None, lines=()):
-        """Show (title, lines) instead of the rest until cleared; as `clear_message()` (no
-        title): clear it (one method for both: each costs heap)."""
+    def show_message(self, title=None, lines=(), ms=0):
+        """Show (title, lines) instead of the rest until cleared, or for `ms`; as
+        `clear_message()` (no title): clear it (one method for both: each costs heap)."""
         self.message = None if title is None else (title, lines)
+        self._until = time.ticks_add(time.ticks_ms(), ms) if ms else None
         self._shown = None
 
     clear_message = show_message
@@ -75,6 +77,8 @@ class Screen:
             return
         # What to draw (compared with the last full draw), and the countdown bar
         # (seconds_left, period) or None.
+        if self._until is not None and time.ticks_diff(time.ticks_ms(), self._until) >= 0:
+            self.clear_message()
         dev = self.dev
         bar = None
         shown = ()  # type: tuple

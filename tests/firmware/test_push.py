@@ -36,7 +36,7 @@ R("list", call(dev, "push.list"))
 
 CHALLENGES = """
 import asyncio, binascii
-from authtok import push
+from authtok import ble
 dev = device(DIR)
 script = list(ANSWERS)
 asked = []
@@ -50,8 +50,8 @@ async def person(ask):
 dev.ask_push = person
 out = []
 for hexmsg in MSGS:
-    out.append(binascii.hexlify(asyncio.run(push.handle(dev, binascii.unhexlify(hexmsg)))).decode())
-    commands.drop("push")
+    answer = asyncio.run(ble.challenge(dev, binascii.unhexlify(hexmsg)))
+    out.append(binascii.hexlify(answer).decode())
 R("answers", out)
 R("asked", asked)
 R("log", [r[2:4] for r in call(dev, "log.read")["r"]][-len(MSGS) :])
@@ -59,12 +59,12 @@ R("log", [r[2:4] for r in call(dev, "log.read")["r"]][-len(MSGS) :])
 
 AFTER_REBOOT = """
 import asyncio, binascii
-from authtok import push
+from authtok import ble
 dev = device(DIR)
 dev.ask_push = None
 out = []
 for m in MSGS:
-    out.append(binascii.hexlify(asyncio.run(push.handle(dev, binascii.unhexlify(m)))).decode())
+    out.append(binascii.hexlify(asyncio.run(ble.challenge(dev, binascii.unhexlify(m)))).decode())
 R("answers", out)
 call(dev, "unlock", pin=PIN)
 b = call(dev, "backup.begin", k=KEY, pin=PIN)
