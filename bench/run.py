@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import backup_bench
 import fleet
+import powercut
 import push_bench
 import pyotp
 from rich.console import Console
@@ -579,6 +580,7 @@ def rows(res: dict) -> list[tuple[str, str, str, str]]:
         *backup_bench.rows(res["kdf"], res["backup"]),
         *push_bench.rows(res["push"]),
         *fleet.fleet_rows(res["fleet"]),
+        *powercut.rows(res["powercut"]),
     ]
 
 
@@ -624,6 +626,8 @@ def run_all(seed: int, progress) -> dict:
     res["push"] = push_bench.measure_push(push_bench.HEAP)
     progress("fleet provisioning, 8 tokens against 1")
     res["fleet"] = fleet.measure_fleet()
+    progress(f"power cuts, {powercut.RUN_PY_TRIALS} trials")
+    res["powercut"] = powercut.measure(powercut.RUN_PY_TRIALS, seed, progress=progress)
     res["rows"] = [
         dict(zip(("figure", "value", "bar", "verdict"), r, strict=True)) for r in rows(res)
     ]

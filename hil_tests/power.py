@@ -9,10 +9,17 @@ from collections.abc import Callable
 from tokenctl.client import TokenClient
 
 
-def cut_during(sim, client: TokenClient, work: Callable[[], object], delay_s: float) -> bool:
+def cut_during(
+    sim,
+    client: TokenClient,
+    work: Callable[[], object],
+    delay_s: float,
+    while_off: Callable[[], object] | None = None,
+) -> bool:
     """Run work() (requests on `client`), cut the power after delay_s, close the client (the
     cable goes with the power: the pending request fails now), power on. Returns whether the
-    token acknowledged the work before the cut."""
+    token acknowledged the work before the cut. `while_off()` runs with the power off (to
+    look at the flash the cut left)."""
     outcome: list = []
 
     def run():
@@ -27,5 +34,7 @@ def cut_during(sim, client: TokenClient, work: Callable[[], object], delay_s: fl
     sim.power_cut()
     client.close()
     worker.join(timeout=30)
+    if while_off:
+        while_off()
     sim.power_on()
     return bool(outcome) and isinstance(outcome[0], dict)

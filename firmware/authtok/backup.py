@@ -255,20 +255,24 @@ def restore_commit(dev, req):
             count[0] += 1
             if count[0] > MAX_ACCOUNTS:
                 raise Error("vault_full", "the token holds at most %d accounts" % MAX_ACCOUNTS)
+        # The backup is recorded before the swap: a cut between the two writes leaves the old
+        # accounts and the record of a backup that exists (its generation and time only
+        # grow), never the restored accounts without their record.
+        gen = src.generation
+        del src
+        gc.collect()
+        t = req.get("t")
+        _remember(dev, gen, t if is_int(t) else 0)
     except BaseException:
         w.abort()
         raise
-    gen = src.generation
     w.commit()
-    del w, src
+    del w
     restored = count[0] - (mine - count[2] if mine else 0)
     dev.vault.count = count[0]
     dev.corrupt = False
     dev.xfer = None
     clean()
-    gc.collect()  # the settings write below needs what the merge held
-    t = req.get("t")
-    _remember(dev, gen, t if is_int(t) else 0)
     dev.event(evlog.RESTORE, min(restored, 255))
     return {"restored": restored, "skipped": count[1], "replaced": count[2], "total": count[0]}
 
