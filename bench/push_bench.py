@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hil_tests"))
 
 from accounts import GITHUB_URI  # noqa: E402
 from test_device import enroll  # noqa: E402
+from test_push import PUSH_HEAP  # noqa: E402
 
 from tokenctl.client import TokenClient  # noqa: E402
 from tokenctl.otpauth import parse_uri  # noqa: E402
@@ -27,9 +28,8 @@ from tokenctl.sim.token import SimToken  # noqa: E402
 
 ROUNDS = 3
 PERSON = 4
-# As hil_tests/test_push.py: push's bytecode does not fit beside the firmware in the
-# simulator's 128K heap (an ESP32 runs it frozen from flash).
-HEAP = "160K"
+# The push tests' heap (bench/suite_heap.py finds the smallest that passes them).
+HEAP = PUSH_HEAP
 
 
 def _wait(pred, timeout_s: float = 20.0, step_s: float = 0.005) -> float:

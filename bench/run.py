@@ -35,6 +35,7 @@ import fleet
 import powercut
 import push_bench
 import pyotp
+import suite_heap
 from rich.console import Console
 from table import print_rows
 
@@ -578,6 +579,7 @@ def rows(res: dict) -> list[tuple[str, str, str, str]]:
         *boot_rows(res["boot"]),
         astral_row,
         *backup_bench.rows(res["kdf"], res["backup"]),
+        *suite_heap.rows(res["suite_heap"]),
         *push_bench.rows(res["push"]),
         *fleet.fleet_rows(res["fleet"]),
         *powercut.rows(res["powercut"]),
@@ -624,6 +626,7 @@ def run_all(seed: int, progress) -> dict:
     res["backup"] = backup_bench.measure_transfer(fresh_token, accounts, ROOMY_HEAP_K, BAUD)
     progress("push round trip")
     res["push"] = push_bench.measure_push(push_bench.HEAP)
+    res["suite_heap"] = suite_heap.measure(int(push_bench.HEAP.rstrip("K")), HEAP_BAR_K, progress)
     progress("fleet provisioning, 8 tokens against 1")
     res["fleet"] = fleet.measure_fleet()
     progress(f"power cuts, {powercut.RUN_PY_TRIALS} trials")

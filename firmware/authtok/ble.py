@@ -44,13 +44,12 @@ async def serve(dev):
 
 
 async def challenge(dev, msg):
-    """A challenge in, its answer out: push.py checks it, prompt.py asks the person, push.py
-    counts the answer. Each is loaded for its step and dropped before the next, so the heap
-    never holds two of them."""
-    got = _step("push", "accept", dev, msg)
-    if isinstance(got, bytes):
-        return got  # rejected
-    ask, ctx = got
+    """A challenge in, its answer out: push.py checks it, prompt.py asks the person,
+    push_reply.py counts the answer. Each is loaded for its step and dropped before the next,
+    so the heap never holds two of them."""
+    ask, ctx = _step("push", "accept", dev, msg)
+    if ask is None:  # rejected
+        return _step("push_reply", "answer", *ctx)
     if dev.ask_push is not None:  # tests stand in for the person here
         result, pick = await dev.ask_push(ask)
     elif dev.screen is not None and dev.buttons is not None:
@@ -58,7 +57,7 @@ async def challenge(dev, msg):
     else:
         result, pick = "timeout", None  # nobody to ask
     ask = None
-    return _step("push", "settle", dev, ctx, result, pick)
+    return _step("push_reply", "settle", dev, ctx, result, pick)
 
 
 def _step(name, fn, *args):
@@ -72,8 +71,8 @@ def _step(name, fn, *args):
     try:
         return getattr(__import__("authtok." + name, None, None, (name,)), fn)(*args)
     finally:
-        drop(name)
-        drop("push_state")
+        for mod in (name, "push_reply", "push_state"):
+            drop(mod)
 
 
 class PushLink:

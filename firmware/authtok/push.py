@@ -1,13 +1,13 @@
-"""Push approval (docs/push.md): the checks on a challenge, the MFA-fatigue limits and the
-MAC'd answer. Hardware-free: the prompt comes from dev.ask_push or prompt.py. Enrolment and the
-other serial operations are in push_admin.py, so a challenge loads only what it runs.
+"""Push approval (docs/push.md), a challenge's first step: the checks and the MFA-fatigue
+limits. Hardware-free: ble.challenge asks the person next (prompt.py), then push_reply.py
+counts the answer and MACs it (or MACs the rejection). Enrolment and the other serial
+operations are in push_admin.py, so each step loads only what it runs.
 
 What it remembers is in push_state.py. Loaded for a step of a challenge, dropped after.
 """
 
 import json
 import os
-import struct
 
 import cryptolib
 from micropython import const
@@ -20,20 +20,13 @@ from authtok.store import same
 _RING = const(32)  # challenge ids and nonces remembered
 _GLOBAL = const(10)  # prompts per hour, all accounts
 _ACCOUNT = const(3)  # prompts per 10 minutes, one account
-_RUN = const(3)  # failed prompts in a row before a pause
-_PAUSE_S = const(900)
 _LIFETIME_S = const(300)
 _EARLY_S = const(60)
 _SKEW_S = const(30)
 _PROMPT_S = const(60)
 _REASONS = ("malformed", "unknown_account", "forged", "bad_lifetime", "replayed", "expired",
             "clock_untrusted", "rate_limited")
-_RESULTS = ("approve", "deny", "report", "wrong_number", "timeout")
 _TEXT = (("id", 16), ("app", 32), ("loc", 48), ("ip", 45))
-
-
-def keys(pk):
-    return hmac("SHA256", pk, b"enc"), hmac("SHA256", pk, b"mac"), hmac("SHA256", pk, b"ans")
 
 
 def ctr(key, nonce, data):
@@ -48,14 +41,6 @@ def ctr(key, nonce, data):
         for i in range(min(16, len(out) - at)):
             out[at + i] ^= block[i]
     return out
-
-
-def answer(handle, pk, nonce, body):
-    """The answer frame; MAC'd under the account's answer key when the challenge was
-    authentic (pk given), else with a zero handle and tag."""
-    j = json.dumps(body).encode()
-    head = b"\x01" + (handle if pk else bytes(8)) + struct.pack(">H", len(j)) + j
-    return head + (hmac("SHA256", keys(pk)[2], nonce + head)[:16] if pk else bytes(16))
 
 
 class Reject(Exception):
@@ -91,12 +76,11 @@ def check(state, msg, now, trusted):
     e = state.find(bytes(msg[1:9]))
     if e is None:
         raise Reject(1)  # unknown_account
-    k_enc, k_mac, _ = keys(e[1])
-    if not same(hmac("SHA256", k_mac, msg[:-16])[:16], msg[-16:]):
+    if not same(hmac("SHA256", hmac("SHA256", e[1], b"mac"), msg[:-16])[:16], msg[-16:]):
         raise Reject(2)  # forged
     nonce = bytes(msg[9:25])
     try:
-        f = _fields(k_enc, nonce, msg[25:-16])
+        f = _fields(hmac("SHA256", e[1], b"enc"), nonce, msg[25:-16])
     except MemoryError:
         raise  # the token's trouble, not the challenge's: answered as no_memory
     except Exception:  # bad JSON, a missing field, nesting too deep for the stack ...
@@ -105,7 +89,9 @@ def check(state, msg, now, trusted):
     f["nonce"] = nonce
     if not 0 < f["exp"] - f["iat"] <= _LIFETIME_S:
         raise Reject(3, e, f["id"])  # bad_lifetime
-    if f["seq"] <= e[2] or any(r[:8] == cid or r[8:] == nonce for r in state.ring):
+    ring = state.ring
+    if f["seq"] <= e[2] or any(ring[i : i + 8] == cid or ring[i + 8 : i + 24] == nonce
+                               for i in range(0, len(ring), 24)):
         raise Reject(4, e, f["id"])  # replayed
     if not trusted:
         raise Reject(6, e, f["id"])  # clock_untrusted
@@ -136,8 +122,9 @@ def numbers(num):
 
 def accept(dev, msg):
     """The first step of a challenge: the checks, then the challenge used up and counted as a
-    prompt, in flash before anyone is asked. Returns the answer (bytes) to a rejected one,
-    else (what to ask, what `settle` needs). Logs every outcome, never the context."""
+    prompt, in flash before anyone is asked. Returns (what to ask, what push_reply.settle
+    needs), or for a rejected one (None, push_reply.answer's arguments). Logs every outcome,
+    never the context."""
     state = State(dev.push_file)
     now = dev.clock.now()
     try:
@@ -149,9 +136,9 @@ def accept(dev, msg):
                 "t": now, "why": _REASONS[why]}
         if until:
             body["until"] = until
-        return answer(e and e[0], e and e[1], bytes(msg[9:25]), body)
+        return None, (e and e[0], e and e[1], bytes(msg[9:25]), body)
     e[2] = f["seq"]
-    state.ring = (state.ring + [cid + f["nonce"]])[-_RING:]
+    state.ring = (state.ring + cid + f["nonce"])[-24 * _RING :]
     e[5] = (_recent(e[5], now, 600) + [now])[-_ACCOUNT:]
     state.times = (_recent(state.times, now, 3600) + [now])[-_GLOBAL:]
     state.save()
@@ -164,21 +151,3 @@ def accept(dev, msg):
            "num": f["num"], "skew": skew, "account": str(e[6] or e[7], "utf-8"),
            "timeout_ms": 1000 * max(1, min(f["exp"] - now, _PROMPT_S))}
     return ask, (e[0], e[1], f["nonce"], f["id"], f["num"], now)
-
-
-def settle(dev, ctx, result, pick):
-    """The last step: the person's answer counted (a run of failures, or a fraud report,
-    pauses the account's prompts) and the MAC'd answer."""
-    handle, pk, nonce, cid, num, now = ctx
-    if result == "pick":
-        result = "wrong_number" if pick != num else "approve"
-    state = State(dev.push_file)
-    e = state.find(handle)
-    if e is not None:  # else revoked while the prompt was up: nothing left to count
-        e[3] = 0 if result == "approve" else min(e[3] + 1, 255)
-        if e[3] >= _RUN or result == "report":
-            e[4], e[3] = now + _PAUSE_S, 0
-        state.save()
-    dev.event(evlog.PUSH_ANSWER, _RESULTS.index(result))
-    return answer(handle, pk, nonce, {"id": cid, "r": result, "pick": pick,
-                                      "t": dev.clock.now()})

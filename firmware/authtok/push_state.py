@@ -7,13 +7,15 @@ import struct
 
 
 class State:
-    """Enrolments: [handle, key, seq, run, paused_until, [prompt times], issuer, name]."""
+    """entries: [handle, key, seq, run, paused_until, [prompt times], issuer, name]; times:
+    the last prompts overall; ring: the last challenges' id + nonce, 24 bytes each, in one
+    bytes (one object, not 32)."""
 
     def __init__(self, sealed):
         self._sealed = sealed
         self.entries = []
         self.times = []
-        self.ring = []
+        self.ring = b""
         data = sealed.load()  # store.Corrupt if it fails its check
         if data:
             self._parse(data)
@@ -25,7 +27,7 @@ class State:
         at = 5
         self.times = list(struct.unpack_from(">%dI" % nt, d, at))
         at += 4 * nt
-        self.ring = [bytes(d[at + 24 * i : at + 24 * i + 24]) for i in range(nr)]
+        self.ring = bytes(d[at : at + 24 * nr])
         at += 24 * nr
         for _ in range(n):
             h, k = bytes(d[at : at + 8]), bytes(d[at + 8 : at + 40])
@@ -40,9 +42,9 @@ class State:
             self.entries.append([h, k, seq, run, until, times, label[0], label[1]])
 
     def save(self):
-        out = [b"P1", bytes((len(self.entries), len(self.times), len(self.ring)))]
+        out = [b"P1", bytes((len(self.entries), len(self.times), len(self.ring) // 24))]
         out.append(struct.pack(">%dI" % len(self.times), *self.times))
-        out += self.ring
+        out.append(self.ring)
         for h, k, seq, run, until, times, issuer, name in self.entries:
             out.append(h + k + struct.pack(">QBIB", seq, run, until, len(times)))
             out.append(struct.pack(">%dI" % len(times), *times))
