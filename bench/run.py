@@ -35,6 +35,7 @@ import fleet
 import powercut
 import push_bench
 import pyotp
+import soak
 import suite_heap
 from rich.console import Console
 from table import print_rows
@@ -583,6 +584,7 @@ def rows(res: dict) -> list[tuple[str, str, str, str]]:
         *push_bench.rows(res["push"]),
         *fleet.fleet_rows(res["fleet"]),
         *powercut.rows(res["powercut"]),
+        *soak.rows(res["soak"]),
     ]
 
 
@@ -631,6 +633,8 @@ def run_all(seed: int, progress) -> dict:
     res["fleet"] = fleet.measure_fleet()
     progress(f"power cuts, {powercut.RUN_PY_TRIALS} trials")
     res["powercut"] = powercut.measure(powercut.RUN_PY_TRIALS, seed, progress=progress)
+    progress("soak, 2 simulated hours")
+    res["soak"] = soak.measure_for_run_py(progress)
     res["rows"] = [
         dict(zip(("figure", "value", "bar", "verdict"), r, strict=True)) for r in rows(res)
     ]

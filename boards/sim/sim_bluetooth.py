@@ -9,6 +9,7 @@ gatts_read. No pairing: the simulated link counts as encrypted.
 
 import asyncio
 import struct
+import sys
 
 from micropython import const
 
@@ -88,17 +89,24 @@ class BLE:
     async def _pump(self):
         while True:
             try:
-                events = _bridge.call(_EVENTS, b"")
-            except OSError:
-                events = b""
-            at = 0
-            while at + 7 <= len(events):
-                kind, conn, handle, n = struct.unpack_from(">BHHH", events, at)
-                data = bytes(events[at + 7 : at + 7 + n])
-                at += 7 + n
-                if kind == 3:
-                    self._values[handle] = data
-                    self._irq(3, (conn, handle))  # _IRQ_GATTS_WRITE
-                elif self._irq:
-                    self._irq(kind, (conn, 0, b"\x00" * 6))  # (dis)connect
+                self._poll()
+            except Exception as e:  # as on the real stack, an IRQ's error (out of memory,
+                # a bug in the handler) costs that event, never the radio
+                sys.print_exception(e, sys.stderr)
             await asyncio.sleep_ms(_POLL_MS)
+
+    def _poll(self):
+        try:
+            events = _bridge.call(_EVENTS, b"")
+        except OSError:
+            return
+        at = 0
+        while at + 7 <= len(events):
+            kind, conn, handle, n = struct.unpack_from(">BHHH", events, at)
+            data = bytes(events[at + 7 : at + 7 + n])
+            at += 7 + n
+            if kind == 3:
+                self._values[handle] = data
+                self._irq(3, (conn, handle))  # _IRQ_GATTS_WRITE
+            elif self._irq:
+                self._irq(kind, (conn, 0, b"\x00" * 6))  # (dis)connect

@@ -32,7 +32,14 @@ class Bridge:
         status, n = self._head[0], (self._head[1] << 8) | self._head[2]
         data = b""
         if n:
-            data = bytearray(n)
+            try:
+                data = bytearray(n)
+            except MemoryError:
+                # Read the answer away, or the next call takes it for its own and the
+                # board's every part goes silent (the RTC first).
+                while n:
+                    n -= self._s.readinto(self._head, min(n, 3))
+                raise
             self._s.readinto(data)
         if status:
             raise OSError(status)

@@ -22,6 +22,13 @@ _CONNECT, _DISCONNECT, _WRITE = 1, 2, 3
 _FLAG_READ, _FLAG_WRITE, _FLAG_NOTIFY = 0x0002, 0x0008, 0x0010
 _CONN = 1  # the one central's connection handle
 MAX_QUEUE = 256  # writes a central may queue before the firmware polls them
+# A GATT attribute value is at most 512 bytes (Core spec Vol 3 Part F 3.2.9): a real stack
+# answers a longer write with an ATT error, and the firmware never sees it.
+MAX_ATTRIBUTE = 512
+# Events handed to the firmware per poll, in bytes (at least one event): the real stack
+# raises one IRQ per write, and a bridge answer must stay small for the token's heap (and
+# within the bridge's 16-bit length).
+EVENTS_PER_POLL = 1024
 
 
 class RadioError(ValueError):
@@ -95,11 +102,14 @@ class SimRadio:
                     self.notes.append(payload[4:])
                     self._cond.notify_all()
             elif op == BLE_EVENTS:
-                out = b"".join(self.events)
-                self.events.clear()
+                out = bytearray()
+                while self.events and (
+                    not out or len(out) + len(self.events[0]) <= EVENTS_PER_POLL
+                ):
+                    out += self.events.popleft()
                 if out:
                     self.taken_at = time.monotonic()
-                return out
+                return bytes(out)
             else:
                 return None
             return b""
@@ -134,6 +144,11 @@ class SimRadio:
             if action == "write":
                 handle = self._handle(args.get("uuid"), _FLAG_WRITE)
                 data = base64.b64decode(args.get("data") or "")
+                if len(data) > MAX_ATTRIBUTE:
+                    raise RadioError(
+                        f"write of {len(data)} bytes refused: an attribute value is at most "
+                        f"{MAX_ATTRIBUTE} bytes (ATT error 0x0D, invalid attribute value length)"
+                    )
                 self.air += data
                 self._event(_WRITE, handle, data)
                 return {}
