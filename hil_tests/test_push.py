@@ -129,6 +129,12 @@ def test_wrong_number_deny_and_report(sim_only, token, rp):
     # A report pauses the account's prompts at once; the RP hears it, nobody is asked.
     _, paused = _send(server, link, serial, lambda n: None)
     assert paused.result == "rate_limited" and paused.until and paused.authenticated
+    # ... and the person sees why nothing asks them.
+    note = pages(render("draw_message", title="Push paused", lines=["GitHub", "15 min left"]))
+    deadline = time.monotonic() + 5
+    while pages(bytes(sim_only.parts.ssd1306.gddram)) != note:
+        assert time.monotonic() < deadline, "the token never showed that push is paused"
+        time.sleep(0.1)
 
 
 def _pick_other(sim, number: int) -> None:

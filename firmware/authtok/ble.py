@@ -18,6 +18,7 @@ _IRQ_ENCRYPTION = const(28)
 _IRQ_GET_SECRET = const(29)
 _LAST = const(0x80)
 MAX_MESSAGE = const(512)
+_ROOM = const(2048)
 
 # An unauthenticated rejection built in advance: out of memory, the token still says so.
 _NO_MEMORY = (b'\x01' + bytes(8) + b'\x00>{"id":null,"r":"rejected","pick":null,"t":0,'
@@ -68,8 +69,15 @@ def _step(name, fn, *args):
     from authtok.commands import drop
 
     gc.collect()
+    try:  # a hole kept for the step's own work while its bytecode loads around it
+        room = bytearray(_ROOM)
+    except MemoryError:
+        room = None
     try:
-        return getattr(__import__("authtok." + name, None, None, (name,)), fn)(*args)
+        mod = __import__("authtok." + name, None, None, (name,))
+        room = None
+        gc.collect()
+        return getattr(mod, fn)(*args)
     finally:
         for mod in (name, "push_reply", "push_state"):
             drop(mod)

@@ -136,6 +136,10 @@ def accept(dev, msg):
                 "t": now, "why": _REASONS[why]}
         if until:
             body["until"] = until
+            if dev.screen:  # the person sees why nothing asks them (docs/push.md §5)
+                dev.screen.activity()
+                dev.screen.show_message("Push paused", (str(e[6] or e[7], "utf-8"),
+                                        "%d min left" % ((until - now + 59) // 60)), 5000)
         return None, (e and e[0], e and e[1], bytes(msg[9:25]), body)
     e[2] = f["seq"]
     state.ring = (state.ring + cid + f["nonce"])[-24 * _RING :]
