@@ -50,7 +50,7 @@ async def challenge(dev, msg):
     so the heap never holds two of them."""
     ask, ctx = _step("push", "accept", dev, msg)
     if ask is None:  # rejected
-        return _step("push_reply", "answer", *ctx)
+        return _step("push_reply", "reject", *ctx)
     if dev.ask_push is not None:  # tests stand in for the person here
         result, pick = await dev.ask_push(ask)
     elif dev.screen is not None and dev.buttons is not None:
@@ -75,7 +75,7 @@ def _step(name, fn, *args):
         room = None
     try:
         mod = __import__("authtok." + name, None, None, (name,))
-        room = None
+        del room  # the step's work takes the hole back
         gc.collect()
         return getattr(mod, fn)(*args)
     finally:

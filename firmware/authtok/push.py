@@ -24,8 +24,6 @@ _LIFETIME_S = const(300)
 _EARLY_S = const(60)
 _SKEW_S = const(30)
 _PROMPT_S = const(60)
-_REASONS = ("malformed", "unknown_account", "forged", "bad_lifetime", "replayed", "expired",
-            "clock_untrusted", "rate_limited")
 _TEXT = (("id", 16), ("app", 32), ("loc", 48), ("ip", 45))
 
 
@@ -44,7 +42,8 @@ def ctr(key, nonce, data):
 
 
 class Reject(Exception):
-    """args: (index in _REASONS, the enrolment or None, the challenge id or None, until)."""
+    """args: (index in push_reply.REASONS, the enrolment or None, the challenge id or None,
+    paused until)."""
 
 
 def _recent(times, now, window):
@@ -123,24 +122,14 @@ def numbers(num):
 def accept(dev, msg):
     """The first step of a challenge: the checks, then the challenge used up and counted as a
     prompt, in flash before anyone is asked. Returns (what to ask, what push_reply.settle
-    needs), or for a rejected one (None, push_reply.answer's arguments). Logs every outcome,
-    never the context."""
+    needs), or for a rejected one (None, push_reply.reject's arguments). Never logs the
+    context."""
     state = State(dev.push_file)
     now = dev.clock.now()
     try:
         e, f, cid = check(state, msg, now, dev.clock.trusted())
     except Reject as r:
-        why, e, rid, until = (r.args + (None, None, 0))[:4]
-        dev.event(evlog.PUSH_REJECTED, why)
-        body = {"id": rid, "r": "rate_limited" if until else "rejected", "pick": None,
-                "t": now, "why": _REASONS[why]}
-        if until:
-            body["until"] = until
-            if dev.screen:  # the person sees why nothing asks them (docs/push.md §5)
-                dev.screen.activity()
-                dev.screen.show_message("Push paused", (str(e[6] or e[7], "utf-8"),
-                                        "%d min left" % ((until - now + 59) // 60)), 5000)
-        return None, (e and e[0], e and e[1], bytes(msg[9:25]), body)
+        return None, (dev, msg[9:25], now) + (r.args + (None, None, 0))[:4]
     e[2] = f["seq"]
     state.ring = (state.ring + cid + f["nonce"])[-24 * _RING :]
     e[5] = (_recent(e[5], now, 600) + [now])[-_ACCOUNT:]

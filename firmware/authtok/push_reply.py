@@ -1,7 +1,7 @@
 """Push approval's last step (docs/push.md §4, §5): the person's answer counted against the
 account's run of failures, and the answer frame MAC'd to the challenge. Small, as it loads
 again after the prompt, when the heap holds the most garbage. A rejected challenge's answer
-is made here too, after push.py has left the heap."""
+is made here too (`reject`), after push.py has left the heap."""
 
 import json
 import struct
@@ -15,6 +15,8 @@ from authtok.push_state import State
 _RUN = const(3)  # failed prompts in a row before a pause
 _PAUSE_S = const(900)
 _RESULTS = ("approve", "deny", "report", "wrong_number", "timeout")
+REASONS = ("malformed", "unknown_account", "forged", "bad_lifetime", "replayed", "expired",
+           "clock_untrusted", "rate_limited")
 
 
 def answer(handle, pk, nonce, body):
@@ -25,6 +27,21 @@ def answer(handle, pk, nonce, body):
     if not pk:
         return head + bytes(16)
     return head + hmac("SHA256", hmac("SHA256", pk, b"ans"), nonce + head)[:16]
+
+
+def reject(dev, nonce, now, why, e, cid, until):
+    """The answer to a challenge push.py refused (why: an index in REASONS), MAC'd when it was
+    authentic; logged, and a pause shown on the display."""
+    dev.event(evlog.PUSH_REJECTED, why)
+    body = {"id": cid, "r": "rate_limited" if until else "rejected", "pick": None, "t": now,
+            "why": REASONS[why]}
+    if until:
+        body["until"] = until
+        if dev.screen:  # the person sees why nothing asks them (docs/push.md §5)
+            dev.screen.activity()
+            dev.screen.show_message("Push paused", (str(e[6] or e[7], "utf-8"),
+                                    "%d min left" % ((until - now + 59) // 60)), 5000)
+    return answer(e and e[0], e and e[1], bytes(nonce), body)
 
 
 def settle(dev, ctx, result, pick):

@@ -50,8 +50,7 @@ EVENTS: dict[int, Event] = {
     24: Event("push_answer", "Push answered", "answer"),
     25: Event("push_clock", "Relying party's clock disagrees", "minutes"),
 }
-# What `arg` means for the push events: the tables in firmware/authtok/push.py (reasons) and
-# push_reply.py (answers).
+# What `arg` means for the push events: firmware/authtok/push_reply.py's tables.
 PUSH_REASONS = (
     "malformed",
     "unknown_account",
