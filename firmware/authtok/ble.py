@@ -79,8 +79,8 @@ def _step(name, fn, *args):
         gc.collect()
         return getattr(mod, fn)(*args)
     finally:
-        for mod in (name, "push_reply", "push_state"):
-            drop(mod)
+        for done in (name, "push_reply", "push_state"):
+            drop(done)
 
 
 class PushLink:
