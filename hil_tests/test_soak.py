@@ -62,3 +62,9 @@ def test_the_checks_fail_on_a_wrong_code_a_skipped_period_and_a_leak(tmp_path):
     leaking = Report(Soak(), sim_end=day, heap=[(h, 32000 - 64 * h) for h in range(24)])
     assert abs(flat.slope()) < 2 and leaking.slope() == -64
     assert flat.verdicts()["heap"] and not leaking.verdicts()["heap"]
+    # The suite's size: a heap that settles by two steps early passes, a leak per codes
+    # reading (one 32-byte block, 120 readings an hour) does not.
+    two_h = [i / 3 for i in range(7)]
+    settling = Report(Soak(), sim_end=7200, heap=[(h, 22848 - 128 * min(h * 3, 2)) for h in two_h])
+    per_reading = Report(Soak(), sim_end=7200, heap=[(h, 22848 - int(3840 * h)) for h in two_h])
+    assert settling.verdicts()["heap"] and not per_reading.verdicts()["heap"]
