@@ -43,7 +43,6 @@ def account(d):
 
 
 BACKUP = """
-import binascii
 dev = device(DIR)
 call(dev, "time.set", t=NOW)
 call(dev, "acct.add", a=ALL)
@@ -56,12 +55,7 @@ R("badkey", call(dev, "backup.begin", k="abcd", pin="1234"))
 R("noread", call(dev, "backup.read", o=0))
 b = call(dev, "backup.begin", k=KEY, pin="1234")
 R("begin", b)
-got, o = [], 0
-while o < b["size"]:
-    r = call(dev, "backup.read", o=o)
-    got.append(r["d"])
-    o += len(binascii.a2b_base64(r["d"]))
-R("blob", got)
+R("blob", read_backup(dev, b["size"]))
 R("past_end", call(dev, "backup.read", o=b["size"] + 1).get("err"))
 R("done", call(dev, "backup.done", gen=b["gen"], t=NOW))
 R("left", exists("/flash/backup.out"))

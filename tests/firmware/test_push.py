@@ -69,12 +69,7 @@ R("answers", out)
 call(dev, "unlock", pin=PIN)
 b = call(dev, "backup.begin", k=KEY, pin=PIN)
 R("backup", b)
-got, o = [], 0
-while o < b["size"]:
-    r = call(dev, "backup.read", o=o)
-    got.append(r["d"])
-    o += len(binascii.a2b_base64(r["d"]))
-R("blob", got)
+R("blob", read_backup(dev, b["size"]))
 R("revoke", call(dev, "push.revoke", i=T2["i"], n=T2["n"]))
 R("revoke_again", call(dev, "push.revoke", i=T2["i"], n=T2["n"]))
 R("rename", call(dev, "acct.rename", i=T1["i"], n=T1["n"], ni="New", nn="name"))
