@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from accounts import GITHUB_URI
@@ -75,20 +76,26 @@ def _render(option: str) -> bytes:
     return _CACHE[option]
 
 
-def _person(sim, choose: str, finger: int | None | bool = False, timeout_s: float = 15):
-    """Wait for the prompt, walk down to `choose`, press OK, then touch (finger id, None for
-    a stranger, False for no touch)."""
+def _walk_to(sim, wanted: Callable[[str], bool], timeout_s: float = 15) -> str | None:
+    """Wait for the prompt and press down until it shows an option `wanted` takes; that
+    option, or None if it never showed."""
     deadline = time.monotonic() + timeout_s
-    seen = None
     while time.monotonic() < deadline:
         seen = _prompt_option(sim)
-        if seen == choose:
-            break
+        if seen is not None and wanted(seen):
+            return seen
         if seen is not None:
             sim.parts.press("down", 0.15)
             time.sleep(0.4)
         else:
             time.sleep(0.2)
+    return None
+
+
+def _person(sim, choose: str, finger: int | None | bool = False, timeout_s: float = 15):
+    """Wait for the prompt, walk down to `choose`, press OK, then touch (finger id, None for
+    a stranger, False for no touch)."""
+    seen = _walk_to(sim, lambda option: option == choose, timeout_s)
     assert seen == choose, f"the prompt never showed {choose!r}"
     sim.parts.press("ok", 0.15)
     time.sleep(0.5)
@@ -139,18 +146,9 @@ def test_wrong_number_deny_and_report(sim_only, token, rp):
 
 def _pick_other(sim, number: int) -> None:
     """Pick a shown number that is not the right one."""
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        seen = _prompt_option(sim)
-        if seen is not None and seen not in (str(number), "Deny", "Report fraud"):
-            sim.parts.press("ok", 0.15)
-            return
-        if seen is not None:
-            sim.parts.press("down", 0.15)
-            time.sleep(0.4)
-        else:
-            time.sleep(0.2)
-    raise AssertionError("no other number offered")
+    seen = _walk_to(sim, lambda option: option not in (str(number), "Deny", "Report fraud"))
+    assert seen is not None, "no other number offered"
+    sim.parts.press("ok", 0.15)
 
 
 def test_a_locked_token_still_asks_for_the_finger(sim_only, token, rp):
