@@ -72,6 +72,12 @@ def checks(fuses: dict, port: str = "PORT") -> list[Check]:
             raise EfuseError(f"espefuse's summary has no {name} field (not an ESP32?)")
         return bool(value)
 
+    def burned(title: str, fuse: str, risk: str, required: bool = True, before: str = "") -> Check:
+        """A one-bit fuse that turns something off: on, or the risk and the command."""
+        done = on(fuse)
+        fix = "" if done else f"{before}{ef} burn-efuse {fuse} 1"
+        return Check(title, done, f"{fuse} burned" if done else risk, fix, required=required)
+
     crypt_cnt = int(fuses.get("FLASH_CRYPT_CNT") or 0)
     encrypted = bin(crypt_cnt).count("1") % 2 == 1
     rd_dis = int(fuses.get("RD_DIS") or 0)
@@ -123,27 +129,11 @@ def checks(fuses: dict, port: str = "PORT") -> list[Check]:
                 f"{ef} burn-efuse ABS_DONE_1 1"
             ),
         ),
-        Check(
-            "JTAG disabled",
-            on("JTAG_DISABLE"),
-            "JTAG_DISABLE burned" if on("JTAG_DISABLE") else "JTAG is open: a debugger "
-            "can read RAM (keys, PIN state)",
-            "" if on("JTAG_DISABLE") else f"{ef} burn-efuse JTAG_DISABLE 1",
-        ),
-        Check(
-            "ROM console disabled",
-            on("CONSOLE_DEBUG_DISABLE"),
-            "CONSOLE_DEBUG_DISABLE burned" if on("CONSOLE_DEBUG_DISABLE") else "the ROM BASIC "
-            "console can start",
-            "" if on("CONSOLE_DEBUG_DISABLE") else f"{ef} burn-efuse CONSOLE_DEBUG_DISABLE 1",
-        ),
-        Check(
-            "UART download mode disabled",
-            on("UART_DOWNLOAD_DIS"),
-            "UART_DOWNLOAD_DIS burned" if on("UART_DOWNLOAD_DIS") else "esptool can still "
-            "talk to the ROM bootloader (needed to flash over USB)",
-            "" if on("UART_DOWNLOAD_DIS") else f"# last, and only for sealed units: no USB "
-            f"flashing ever after\n{ef} burn-efuse UART_DOWNLOAD_DIS 1",
-            required=False,
-        ),
+        burned("JTAG disabled", "JTAG_DISABLE", "JTAG is open: a debugger can read RAM (keys, "
+               "PIN state)"),
+        burned("ROM console disabled", "CONSOLE_DEBUG_DISABLE", "the ROM BASIC console can "
+               "start"),
+        burned("UART download mode disabled", "UART_DOWNLOAD_DIS", "esptool can still talk to "
+               "the ROM bootloader (needed to flash over USB)", required=False,
+               before="# last, and only for sealed units: no USB flashing ever after\n"),
     ]  # fmt: skip
