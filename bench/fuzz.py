@@ -966,18 +966,26 @@ def run_serial(n: int, seed: int, work: Path, batch: int = 100, heap: str = "128
     return row
 
 
-def _serial_token(work: Path, heap: str):
-    """A new simulated token with a PIN and three accounts; (token, its accounts)."""
+def _provisioned(work: Path, heap: str, prefix: str, pin: str):
+    """A new simulated token, clock set, with `pin` (unlocked) and the three accounts; (token,
+    an open client)."""
     from tokenctl.client import TokenClient
     from tokenctl.otpauth import parse_uri
     from tokenctl.sim.token import SimToken
 
-    sim = SimToken(Path(tempfile.mkdtemp(prefix="serial-", dir=work)), heap=heap).start()
-    with TokenClient.open(sim.port, timeout_s=10) as c:
-        c.sync_time()
-        c.set_pin(SERIAL_PIN)
-        c.unlock(SERIAL_PIN)
-        c.add_accounts([parse_uri(u) for u in _uris()])
+    sim = SimToken(Path(tempfile.mkdtemp(prefix=prefix, dir=work)), heap=heap).start()
+    c = TokenClient.open(sim.port, timeout_s=10)
+    c.sync_time()
+    c.set_pin(pin)
+    c.unlock(pin)
+    c.add_accounts([parse_uri(u) for u in _uris()])
+    return sim, c
+
+
+def _serial_token(work: Path, heap: str):
+    """A new simulated token with a PIN and three accounts; (token, its accounts)."""
+    sim, client = _provisioned(work, heap, "serial-", SERIAL_PIN)
+    with client as c:
         return sim, _snapshot(c)
 
 
@@ -1379,16 +1387,9 @@ def make_backup(work: Path, heap: str = "128K"):
     """A real backup, as `tokenctl backup create` makes it, from a simulated token that then
     stays up for the restore row. Returns (sim, bytes of the file, keys)."""
     from tokenctl import backup as fmt
-    from tokenctl.client import TokenClient
-    from tokenctl.otpauth import parse_uri
-    from tokenctl.sim.token import SimToken
 
-    sim = SimToken(Path(tempfile.mkdtemp(prefix="backup-", dir=work)), heap=heap).start()
-    with TokenClient.open(sim.port, timeout_s=10) as c:
-        c.sync_time()
-        c.set_pin(BACKUP_PIN)
-        c.unlock(BACKUP_PIN)
-        c.add_accounts([parse_uri(u) for u in _uris()])
+    sim, client = _provisioned(work, heap, "backup-", BACKUP_PIN)
+    with client as c:
         kdf = fmt.new_kdf()
         keys = fmt.derive(PHRASE, kdf)
         info = c.info()
