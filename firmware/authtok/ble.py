@@ -33,8 +33,7 @@ async def serve(dev):
     while True:
         await link.ready.wait()
         msg = link.message()
-        gc.collect()
-        try:
+        try:  # each step collects before it loads (_step)
             answer = await challenge(dev, msg)
         except Exception as e:  # a bad challenge must cost one answer, never the radio
             dev.log("push: %r" % e)

@@ -292,7 +292,7 @@ async def dispatch_async(dev, req):
             )
     if op != "acct.add" or not req.get("more"):  # a batch keeps provision until its end
         drop("provision")
-    for name in ("admin", "backup", "push_admin", "push", "push_state", "x25519"):
+    for name in ("admin", "backup", "push_admin", "push_state", "x25519"):
         drop(name)
     if op == "push.enroll" and "ok" in resp and dev.ble is None:
         # The first enrolment turns the radio on, once the enrolment's code left the heap.
